@@ -1,0 +1,205 @@
+"""Load stack.yaml and its includes into one validated Stack, or raise every issue found."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from reconciler.manifests.models import Sections, Stack
+from reconciler.manifests.semantics import check_stack
+from reconciler.manifests.yamlread import ParsedFile, PathKey, parse_file
+from reconciler.state.errors import ManifestErrors, ManifestIssue
+
+ROOT_FILE = "stack.yaml"
+MAX_INCLUDED_FILES = 200
+SECTIONS = ("apps", "addons", "backups")
+M = TypeVar("M", bound=BaseModel)
+NAME_HINT = (
+    "must be a DNS label: lowercase letters, digits and '-', starting with a letter, 1-40 long"
+)
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    """A validated stack, its root directory, and where each declared object was written."""
+
+    root: Path
+    stack: Stack
+    files: tuple[str, ...]
+    origins: dict[tuple[str, str], ParsedFile] = field(default_factory=dict)
+
+
+def resolve_root(path: Path) -> tuple[Path, Path]:
+    """Accept a directory holding stack.yaml or the file itself; return (root dir, file)."""
+    if path.is_dir():
+        return path, path / ROOT_FILE
+    return path.parent, path
+
+
+def load_stack(path: Path) -> LoadedStack:
+    root, root_file = resolve_root(path)
+    if not root_file.exists():
+        issue = ManifestIssue(str(root_file), 1, 1, "", "no such file (expected a stack.yaml)")
+        raise ManifestErrors([issue])
+    issues: list[ManifestIssue] = []
+    parsed, parse_issues = parse_file(root_file, _display(root_file, root))
+    if parsed is None:
+        raise ManifestErrors(parse_issues)
+    stack = _validate(parsed, Stack, issues)
+    if stack is None:
+        # Includes still get checked so one pass reports every broken file.
+        includes = parsed.data.get("include", []) if isinstance(parsed.data, dict) else []
+        _load_includes(root, includes if isinstance(includes, list) else [], parsed, issues)
+        raise ManifestErrors(issues)
+    included = _load_includes(root, stack.include, parsed, issues)
+    merged, origins = _merge(stack, parsed, included, issues)
+    issues.extend(check_stack(merged, origins))
+    if issues:
+        raise ManifestErrors(issues)
+    files = (parsed.file, *(p.file for p, _ in included))
+    return LoadedStack(root, merged, files, origins)
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _load_includes(
+    root: Path, patterns: list[Any], parent: ParsedFile, issues: list[ManifestIssue]
+) -> list[tuple[ParsedFile, Sections]]:
+    resolved_root = root.resolve()
+    seen: set[Path] = {(root / ROOT_FILE).resolve()}
+    loaded: list[tuple[ParsedFile, Sections]] = []
+    for index, pattern in enumerate(patterns):
+        where: PathKey = ("include", index)
+        if not isinstance(pattern, str):
+            continue
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            issues.append(
+                parent.issue(where, f"{pattern!r} must be a relative path inside the repo")
+            )
+            continue
+        matches = sorted(root.glob(pattern))
+        if not matches and not any(ch in pattern for ch in "*?["):
+            issues.append(parent.issue(where, f"{pattern!r} matches no file"))
+        for match in matches:
+            real = match.resolve()
+            if not real.is_relative_to(resolved_root):
+                issues.append(parent.issue(where, f"{match} resolves outside the repo"))
+                continue
+            if real in seen or not real.is_file():
+                continue
+            seen.add(real)
+            if len(seen) > MAX_INCLUDED_FILES:
+                issues.append(parent.issue(where, f"more than {MAX_INCLUDED_FILES} included files"))
+                return loaded
+            parsed, parse_issues = parse_file(match, _display(match, root))
+            issues.extend(parse_issues)
+            if parsed is not None and (sections := _validate(parsed, Sections, issues)):
+                loaded.append((parsed, sections))
+    return loaded
+
+
+def _merge(
+    stack: Stack,
+    parsed: ParsedFile,
+    included: list[tuple[ParsedFile, Sections]],
+    issues: list[ManifestIssue],
+) -> tuple[Stack, dict[tuple[str, str], ParsedFile]]:
+    origins: dict[tuple[str, str], ParsedFile] = {}
+    merged: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    for source, sections in [(parsed, typing.cast(Sections, stack)), *included]:
+        for section in SECTIONS:
+            for name, value in getattr(sections, section).items():
+                first = origins.get((section, name))
+                if first is not None:
+                    line, column = first.position((section, name), key=True)
+                    message = f"duplicate name, also defined at {first.file}:{line}:{column}"
+                    issues.append(source.issue((section, name), message, key=True))
+                    continue
+                origins[(section, name)] = source
+                merged[section][name] = value
+    return stack.model_copy(update=merged), origins
+
+
+def _validate(parsed: ParsedFile, model: type[M], issues: list[ManifestIssue]) -> M | None:
+    if not isinstance(parsed.data, dict):
+        issues.append(parsed.issue((), "expected a mapping at the top of the file"))
+        return None
+    try:
+        return model.model_validate(parsed.data)
+    except ValidationError as e:
+        for error in e.errors():
+            issue = _issue_from_error(parsed, model, error)
+            if issue not in issues:
+                issues.append(issue)
+        return None
+
+
+def _issue_from_error(parsed: ParsedFile, model: type[BaseModel], error: Any) -> ManifestIssue:
+    path, on_key = _data_path(parsed.data, error["loc"])
+    kind = error["type"]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, path[:-1])
+        message = f"unknown key {path[-1]!r}"
+        close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+        message += f" (did you mean {close[0]!r}?)" if close else f"; allowed: {', '.join(allowed)}"
+        on_key = True
+    elif kind == "missing":
+        message = f"required key {path[-1]!r} is missing"
+    elif on_key and kind == "string_pattern_mismatch":
+        message = f"name {path[-1]!r} {NAME_HINT}"
+    return parsed.issue(path, message, key=on_key)
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[PathKey, bool]:
+    """Map pydantic's loc onto the data, dropping union tags and noting dict-key errors."""
+    path: list[str | int] = []
+    node = data
+    on_key = False
+    for part in loc:
+        if part == "[key]":
+            on_key = True
+            break
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, dict) or node is None:
+            path.append(part)  # a missing or unknown key: keep it for the message
+            node = None
+    return tuple(path), on_key
+
+
+def _allowed_keys(model: type[BaseModel], path: PathKey) -> list[str]:
+    """The keys a mapping at `path` accepts, walking the model's field annotations."""
+    current: Any = model
+    for part in path:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {(f.alias or n): f.annotation for n, f in current.model_fields.items()}
+            current = fields.get(str(part))
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        current = _unwrap_optional(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted((f.alias or n) for n, f in current.model_fields.items())
+    return []
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if args and typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return args[0]
+    return annotation

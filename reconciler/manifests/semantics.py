@@ -1,0 +1,115 @@
+"""Checks that span objects: references, dependency cycles, port clashes, unsupported sections."""
+
+from __future__ import annotations
+
+from reconciler.manifests.models import PUBLISH_PATTERN, App, Stack
+from reconciler.manifests.yamlread import ParsedFile
+from reconciler.state.errors import ManifestIssue
+
+ENGINES = ("postgresql", "mysql", "mariadb", "mongodb", "redis", "valkey", "rabbitmq", "minio")
+
+Origins = dict[tuple[str, str], ParsedFile]
+
+
+def check_stack(stack: Stack, origins: Origins) -> list[ManifestIssue]:
+    issues: list[ManifestIssue] = []
+    issues += _unsupported_sections(stack, origins)
+    for name, app in stack.apps.items():
+        issues += _check_app(stack, name, app, origins[("apps", name)])
+    issues += _cycles(stack, origins)
+    issues += _host_port_clashes(stack, origins)
+    root = next(iter(origins.values()), None)
+    if root is not None:
+        for engine in stack.settings.images:
+            if engine not in ENGINES:
+                message = f"unknown engine {engine!r}; known: {', '.join(ENGINES)}"
+                issues.append(root.issue(("settings", "images", engine), message, key=True))
+    return issues
+
+
+def _unsupported_sections(stack: Stack, origins: Origins) -> list[ManifestIssue]:
+    # Refusing beats silently ignoring: a declared database that never starts is worse than an error.
+    issues = []
+    for section, label in (("addons", "add-ons"), ("backups", "backups")):
+        for name in getattr(stack, section):
+            message = f"{label} are not supported by this version of reconciler yet"
+            issues.append(origins[(section, name)].issue((section, name), message, key=True))
+    return issues
+
+
+def _check_app(stack: Stack, name: str, app: App, source: ParsedFile) -> list[ManifestIssue]:
+    issues = []
+    for index, dependency in enumerate(app.depends_on):
+        where = ("apps", name, "dependsOn", index)
+        if dependency == name:
+            issues.append(source.issue(where, "an app cannot depend on itself"))
+        elif dependency not in stack.apps and dependency not in stack.addons:
+            issues.append(source.issue(where, f"no app or add-on named {dependency!r}"))
+    for index, addon in enumerate(app.addons):
+        if addon not in stack.addons:
+            where = ("apps", name, "addons", index)
+            issues.append(source.issue(where, f"no add-on named {addon!r}"))
+    if app.replicas > 1:
+        for index, entry in enumerate(app.publish):
+            match = PUBLISH_PATTERN.match(entry)
+            if match and match.group("host"):
+                message = (
+                    f"replicas is {app.replicas} but {entry!r} fixes host port "
+                    f"{match.group('host')}, which only one container can bind"
+                )
+                issues.append(source.issue(("apps", name, "publish", index), message))
+    if app.healthcheck and app.healthcheck.http and app.port is None:
+        message = "an http healthcheck needs the app's 'port'"
+        issues.append(source.issue(("apps", name, "healthcheck", "http"), message))
+    return issues
+
+
+def _cycles(stack: Stack, origins: Origins) -> list[ManifestIssue]:
+    graph = {
+        name: [d for d in app.depends_on if d in stack.apps] for name, app in stack.apps.items()
+    }
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    reported: set[frozenset[str]] = set()
+    issues: list[ManifestIssue] = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for dependency in graph[node]:
+            if state.get(dependency) == 1:
+                cycle = [*trail[trail.index(dependency) :], dependency]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    where = ("apps", dependency, "dependsOn")
+                    message = f"dependency cycle: {' -> '.join(cycle)}"
+                    issues.append(origins[("apps", dependency)].issue(where, message))
+            elif dependency not in state:
+                visit(dependency, [*trail, dependency])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    return issues
+
+
+def _host_port_clashes(stack: Stack, origins: Origins) -> list[ManifestIssue]:
+    taken: dict[tuple[str, str, str], str] = {}
+    issues = []
+    for name, app in sorted(stack.apps.items()):
+        for index, entry in enumerate(app.publish):
+            match = PUBLISH_PATTERN.match(entry)
+            if not match or not match.group("host"):
+                continue
+            key = (
+                match.group("ip") or "0.0.0.0",
+                match.group("host"),
+                match.group("proto") or "tcp",
+            )
+            if key in taken:
+                message = f"host port {key[1]}/{key[2]} is already published by app {taken[key]!r}"
+                issues.append(
+                    origins[("apps", name)].issue(("apps", name, "publish", index), message)
+                )
+            else:
+                taken[key] = name
+    return issues
