@@ -162,4 +162,12 @@ class Observed:
     images: tuple[tuple[str, str], ...] = ()  # (reference, image id)
 
     def image_id(self, reference: str) -> str | None:
-        return dict(self.images).get(reference)
+        return dict(self.images).get(canonical_reference(reference))
+
+
+def canonical_reference(reference: str) -> str:
+    """'busybox' → 'busybox:latest'; references with a tag or digest stay as written."""
+    if "@" in reference:
+        return reference
+    last = reference.rsplit("/", 1)[-1]
+    return reference if ":" in last else f"{reference}:latest"

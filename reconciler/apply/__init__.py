@@ -1,0 +1,1 @@
+"""Apply: run a Plan through the DockerPort; the only code that changes Docker."""

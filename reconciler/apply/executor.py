@@ -1,0 +1,128 @@
+"""Run a Plan: infrastructure first, workloads in dependency order (parallel where independent),
+deletes last. One workload's failure fails its dependents, never its neighbours."""
+
+from __future__ import annotations
+
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from reconciler.apply.containers import ImageCache, Report, WorkloadRunner
+from reconciler.observed.port import DockerPort
+from reconciler.plan.model import Action, ActionType, Plan
+from reconciler.state import labels
+from reconciler.state.errors import ReconcilerError
+from reconciler.state.model import Kind, Observed
+
+DEFAULT_PARALLELISM = 8
+
+
+@dataclass
+class ApplyResult:
+    succeeded: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def converged(self) -> bool:
+        return not self.failures
+
+
+def apply_plan(
+    port: DockerPort,
+    plan: Plan,
+    observed: Observed,
+    report: Report,
+    *,
+    failed_before: dict[str, str] | None = None,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> ApplyResult:
+    """Execute `plan`; `failed_before` names workloads that already failed (e.g. a pull)."""
+    result = ApplyResult(failures=dict(failed_before or {}))
+    images = ImageCache(port, dict(observed.images), report)
+    runner = WorkloadRunner(port, images, plan.revision, report)
+    infra = [a for a in plan.actions if a.kind in (Kind.NETWORK, Kind.VOLUME)]
+    work = [a for a in plan.actions if a.kind not in (Kind.NETWORK, Kind.VOLUME)]
+    for action in infra:
+        try:
+            _create_infra(port, plan.stack, action, report)
+            result.succeeded.append(f"{action.kind.value}/{action.name}")
+        except ReconcilerError as e:
+            # Without the network or a volume no container can start: stop here, change nothing more.
+            result.failures[f"{action.kind.value}/{action.name}"] = str(e)
+            return result
+    converging = [a for a in work if a.action is not ActionType.DELETE]
+    _run_in_dependency_order(converging, runner, result, report, parallelism)
+    for action in (a for a in work if a.action is ActionType.DELETE):
+        _run_one(action, runner, result, report)
+    return result
+
+
+def _create_infra(port: DockerPort, stack: str, action: Action, report: Report) -> None:
+    marks = {labels.STACK: stack, labels.KIND: action.kind.value, labels.NAME: action.name}
+    report(f"creating {action.kind.value} {action.name}")
+    if action.kind is Kind.NETWORK:
+        port.create_network(action.name, marks)
+    else:
+        port.create_volume(action.name, marks)
+
+
+def _run_one(action: Action, runner: WorkloadRunner, result: ApplyResult, report: Report) -> None:
+    key = action.name
+    try:
+        if action.action is ActionType.DELETE:
+            for container in sorted(action.live, key=lambda c: c.name, reverse=True):
+                runner.remove(container.name)
+        elif action.workload is not None:
+            runner.converge(action.workload, action.live, set(action.replace))
+        result.succeeded.append(key)
+    except ReconcilerError as e:
+        result.failures[key] = str(e)
+        report(f"{key}: FAILED: {e}")
+
+
+def _run_in_dependency_order(
+    actions: list[Action],
+    runner: WorkloadRunner,
+    result: ApplyResult,
+    report: Report,
+    parallelism: int,
+) -> None:
+    pending = {action.name: action for action in actions if action.name not in result.failures}
+    for name in set(a.name for a in actions) - set(pending):
+        report(f"{name}: FAILED: {result.failures[name]}")
+    in_plan = {action.name for action in actions}
+    running: dict[Future[None], str] = {}
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
+        while pending or running:
+            _schedule_ready(pending, in_plan, result, report, running, pool, runner)
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                running.pop(future)
+                future.result()
+
+
+def _schedule_ready(
+    pending: dict[str, Action],
+    in_plan: set[str],
+    result: ApplyResult,
+    report: Report,
+    running: dict[Future[None], str],
+    pool: ThreadPoolExecutor,
+    runner: WorkloadRunner,
+) -> None:
+    """Start every action whose dependencies succeeded; fail those whose dependencies failed."""
+    changed = True
+    while changed:  # a failure can cascade through several levels of dependents at once
+        changed = False
+        for name, action in list(pending.items()):
+            deps = [d for d in action.depends_on if d in in_plan or d in result.failures]
+            failed = next((d for d in deps if d in result.failures), None)
+            if failed is not None:
+                result.failures[name] = f"not started: dependency {failed} failed"
+                report(f"{name}: skipped, dependency {failed} failed")
+                del pending[name]
+                changed = True
+            elif all(d in result.succeeded for d in deps):
+                running[pool.submit(_run_one, action, runner, result, report)] = name
+                del pending[name]

@@ -1,0 +1,1 @@
+"""Git: fetch, checkout and revisions of the repository holding the manifests."""

@@ -1,0 +1,31 @@
+"""JSON Schema export of the manifest models, so editors validate stack.yaml as it is typed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reconciler.manifests.models import Sections, Stack
+
+SCHEMA_FILES = {"stack.schema.json": Stack, "include.schema.json": Sections}
+
+
+def schema_documents() -> dict[str, str]:
+    documents: dict[str, str] = {}
+    for filename, model in SCHEMA_FILES.items():
+        schema: dict[str, Any] = model.model_json_schema(by_alias=True)
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"https://reconciler.dev/schemas/{filename}"
+        documents[filename] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    return documents
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for filename, text in schema_documents().items():
+        target = directory / filename
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
+    return written

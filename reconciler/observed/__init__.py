@@ -1,0 +1,1 @@
+"""Observed state: the DockerPort protocol, its docker SDK adapter, and payload normalising."""

@@ -1,0 +1,178 @@
+"""DockerPort over the docker SDK's low-level client; the only place docker errors are translated."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.types import Mount
+
+from reconciler.observed.normalize import (
+    container_from_summary,
+    image_references,
+    network_from_summary,
+    volume_from_summary,
+)
+from reconciler.observed.port import ContainerState
+from reconciler.state import labels
+from reconciler.state.errors import DockerApiError, DockerUnavailable
+from reconciler.state.model import ContainerSpec, LiveContainer, LiveNetwork, LiveVolume
+
+#: Pinned so the client never spends a round trip negotiating; every engine since 20.10 speaks it.
+API_VERSION = "1.41"
+START_HINT = "start one with `dockerd &` (or `systemctl start docker`), or set DOCKER_HOST"
+T = TypeVar("T")
+NANOS = 1_000_000_000
+
+
+def _engine_url() -> str:
+    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except docker.errors.APIError as e:
+        status = e.response.status_code if e.response is not None else None
+        message = str(e.explanation or e)
+        temporary = status is not None and status >= 500 and "No such" not in message
+        raise DockerApiError(f"{what}: {message}", status=status, temporary=temporary) from e
+    except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
+        raise DockerUnavailable(f"no Docker engine answers at {_engine_url()}; {START_HINT}") from e
+
+
+class DockerSdkPort:
+    """The real engine, reached the usual way (DOCKER_HOST, else the local socket)."""
+
+    def __init__(self, timeout: int = 120) -> None:
+        with _translated("connecting to Docker"):
+            params = docker.utils.kwargs_from_env()
+            self._api = docker.APIClient(version=API_VERSION, timeout=timeout, **params)
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        with _translated(what):
+            return fn()
+
+    def ping(self) -> None:
+        self._call("ping", self._api.ping)
+
+    def list_containers(self, stack: str) -> list[LiveContainer]:
+        filters = {"label": [f"{labels.STACK}={stack}"]}
+        raw = self._call("listing containers", lambda: self._api.containers(all=True, filters=filters))
+        return [container_from_summary(summary) for summary in raw]
+
+    def list_networks(self, stack: str) -> list[LiveNetwork]:
+        filters = {"label": [f"{labels.STACK}={stack}"]}
+        raw = self._call("listing networks", lambda: self._api.networks(filters=filters))
+        return [network_from_summary(summary) for summary in raw]
+
+    def list_volumes(self, stack: str) -> list[LiveVolume]:
+        filters = {"label": [f"{labels.STACK}={stack}"]}
+        raw = self._call("listing volumes", lambda: self._api.volumes(filters=filters))
+        return [volume_from_summary(summary) for summary in (raw or {}).get("Volumes") or []]
+
+    def image_ids(self) -> dict[str, str]:
+        return image_references(self._call("listing images", self._api.images))
+
+    def pull(self, reference: str) -> None:
+        repository, tag = docker.utils.parse_repository_tag(reference)
+        with _translated(f"pulling {reference}"):
+            for event in self._api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+                if "error" in event:
+                    detail = event.get("errorDetail", {}).get("message") or event["error"]
+                    raise DockerApiError(f"pulling {reference}: {detail}")
+
+    def create_network(self, name: str, labels_: Mapping[str, str]) -> None:
+        self._call(
+            f"creating network {name}",
+            lambda: self._api.create_network(name, driver="bridge", labels=dict(labels_)),
+        )
+
+    def remove_network(self, name: str) -> None:
+        self._call(f"removing network {name}", lambda: self._api.remove_network(name))
+
+    def create_volume(self, name: str, labels_: Mapping[str, str]) -> None:
+        self._call(f"creating volume {name}", lambda: self._api.create_volume(name, labels=dict(labels_)))
+
+    def remove_volume(self, name: str) -> None:
+        self._call(f"removing volume {name}", lambda: self._api.remove_volume(name))
+
+    def create_container(self, spec: ContainerSpec, name: str, labels_: Mapping[str, str]) -> str:
+        kwargs = self._create_kwargs(spec, name, labels_)
+        result = self._call(f"creating container {name}", lambda: self._api.create_container(**kwargs))
+        return str(result["Id"])
+
+    def _create_kwargs(
+        self, spec: ContainerSpec, name: str, labels_: Mapping[str, str]
+    ) -> dict[str, Any]:
+        bindings: dict[str, list[tuple[str, ...]]] = {}
+        for port in spec.ports:
+            host = (port.host_ip, str(port.host_port)) if port.host_port else (port.host_ip,)
+            bindings.setdefault(f"{port.container_port}/{port.protocol}", []).append(host)
+        host_config = self._api.create_host_config(
+            port_bindings=bindings or None,
+            mounts=[Mount(m.target, m.volume, type="volume", read_only=m.read_only) for m in spec.volumes]
+            or None,
+            nano_cpus=spec.nano_cpus,
+            mem_limit=spec.memory_bytes,
+            restart_policy={"Name": "unless-stopped"},
+            # tini as PID 1: signals reach the app, so stops take milliseconds, not the timeout.
+            init=True,
+        )
+        endpoint = self._api.create_endpoint_config(aliases=[spec.alias])
+        health = spec.healthcheck
+        return {
+            "image": spec.image,
+            "command": list(spec.command) if spec.command is not None else None,
+            "name": name,
+            "environment": dict(spec.env),
+            "labels": dict(labels_),
+            "ports": [(p.container_port, p.protocol) for p in spec.ports] or None,
+            "host_config": host_config,
+            "networking_config": self._api.create_networking_config({spec.network: endpoint}),
+            "healthcheck": {
+                "test": list(health.test),
+                "interval": int(health.interval * NANOS),
+                "timeout": int(health.timeout * NANOS),
+                "retries": health.retries,
+                "start_period": int(health.start_period * NANOS),
+            }
+            if health
+            else None,
+        }
+
+    def start(self, name: str) -> None:
+        self._call(f"starting {name}", lambda: self._api.start(name))
+
+    def stop(self, name: str, timeout: int) -> None:
+        self._call(f"stopping {name}", lambda: self._api.stop(name, timeout=timeout))
+
+    def remove(self, name: str) -> None:
+        self._call(f"removing {name}", lambda: self._api.remove_container(name, force=True))
+
+    def rename(self, name: str, new_name: str) -> None:
+        self._call(f"renaming {name} to {new_name}", lambda: self._api.rename(name, new_name))
+
+    def container_state(self, name: str) -> ContainerState:
+        info = self._call(f"inspecting {name}", lambda: self._api.inspect_container(name))
+        state = info.get("State") or {}
+        health = state.get("Health") or {}
+        probes = health.get("Log") or []
+        return ContainerState(
+            status=str(state.get("Status", "")),
+            health=health.get("Status"),
+            exit_code=int(state.get("ExitCode") or 0),
+            error=str(state.get("Error") or ""),
+            oom_killed=bool(state.get("OOMKilled")),
+            last_probe_output=str(probes[-1].get("Output", "")).strip() if probes else "",
+        )
+
+    def logs_tail(self, name: str, lines: int) -> str:
+        raw = self._call(f"reading logs of {name}", lambda: self._api.logs(name, tail=lines))
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)

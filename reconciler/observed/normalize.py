@@ -1,0 +1,52 @@
+"""Turn Docker's list payloads into Live* values; the only place that knows their shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.state import labels
+from reconciler.state.model import LiveContainer, LiveNetwork, LiveVolume
+
+
+def container_from_summary(summary: dict[str, Any]) -> LiveContainer:
+    """A container from one entry of GET /containers/json (no inspect needed)."""
+    label_map: dict[str, str] = summary.get("Labels") or {}
+    names = summary.get("Names") or ["/"]
+    try:
+        replica = int(label_map.get(labels.REPLICA, "0"))
+    except ValueError:
+        replica = 0
+    return LiveContainer(
+        id=str(summary.get("Id", "")),
+        name=str(names[0]).lstrip("/"),
+        kind=label_map.get(labels.KIND, ""),
+        owner=label_map.get(labels.NAME, ""),
+        replica=replica,
+        state=str(summary.get("State", "")),
+        status=str(summary.get("Status", "")),
+        image=str(summary.get("Image", "")),
+        image_id=str(summary.get("ImageID", "")),
+        spec_hash=label_map.get(labels.HASH, ""),
+        revision=label_map.get(labels.REVISION, ""),
+        spec_doc=label_map.get(labels.SPEC, ""),
+        replaces=label_map.get(labels.REPLACES),
+    )
+
+
+def network_from_summary(summary: dict[str, Any]) -> LiveNetwork:
+    return LiveNetwork(id=str(summary.get("Id", "")), name=str(summary.get("Name", "")))
+
+
+def volume_from_summary(summary: dict[str, Any]) -> LiveVolume:
+    return LiveVolume(name=str(summary.get("Name", "")))
+
+
+def image_references(images: list[dict[str, Any]]) -> dict[str, str]:
+    """Map each local tag and digest reference to its image id."""
+    refs: dict[str, str] = {}
+    for image in images:
+        image_id = str(image.get("Id", ""))
+        for ref in (image.get("RepoTags") or []) + (image.get("RepoDigests") or []):
+            if ref and not ref.startswith("<none>"):
+                refs[ref] = image_id
+    return refs

@@ -1,0 +1,121 @@
+"""Pair desired workloads with live containers and decide, per workload, what must change."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from reconciler.plan.diff import field_changes, parse_spec_label
+from reconciler.plan.model import Action, ActionType, FieldChange, Plan
+from reconciler.state.model import (
+    DesiredStack,
+    Kind,
+    LiveContainer,
+    Observed,
+    UpdateStrategy,
+    Workload,
+)
+
+#: Docker itself is already restarting a crashed container; replacing it would only fight that.
+RUNNING_STATES = frozenset({"running", "restarting"})
+
+
+def make_plan(desired: DesiredStack, observed: Observed, *, prune: bool | None = None) -> Plan:
+    """Actions that make `observed` match `desired`: infrastructure, then workloads, then deletes.
+
+    Pure: no I/O, the same inputs always give the same plan.
+    """
+    prune = desired.prune if prune is None else prune
+    by_owner: dict[tuple[str, str], list[LiveContainer]] = defaultdict(list)
+    for container in observed.containers:
+        by_owner[(container.kind, container.owner)].append(container)
+
+    actions: list[Action] = []
+    if desired.network not in {network.name for network in observed.networks}:
+        actions.append(Action(ActionType.CREATE, Kind.NETWORK, desired.network, "missing"))
+    live_volumes = {volume.name for volume in observed.volumes}
+    for volume in desired.volumes:
+        if volume not in live_volumes:
+            actions.append(Action(ActionType.CREATE, Kind.VOLUME, volume, "missing"))
+
+    for workload in desired.workloads:
+        live = tuple(sorted(by_owner.pop((workload.kind.value, workload.name), []), key=_by_name))
+        action = plan_workload(workload, live, observed)
+        if action is not None:
+            actions.append(action)
+
+    if prune:
+        for (kind, owner), live in sorted(by_owner.items(), reverse=True):
+            reason = "no longer declared"
+            live_sorted = tuple(sorted(live, key=_by_name))
+            actions.append(Action(ActionType.DELETE, Kind(kind), owner, reason, live=live_sorted))
+    return Plan(desired.stack, desired.revision, tuple(actions))
+
+
+def _by_name(container: LiveContainer) -> str:
+    return container.name
+
+
+def plan_workload(
+    workload: Workload, live: tuple[LiveContainer, ...], observed: Observed
+) -> Action | None:
+    """The one action (or none) that converges a workload, with every reason it is needed."""
+    if not live:
+        if not workload.replicas:
+            return None
+        changes = (FieldChange("replicas", 0, len(workload.replicas)),)
+        return Action(
+            ActionType.CREATE, workload.kind, workload.name, "not deployed", changes,
+            workload=workload, depends_on=workload.depends_on,
+        )  # fmt: skip
+    reasons: list[str] = []
+    changes: list[FieldChange] = []
+    replace = False
+    wanted = {spec.name for spec in workload.replicas}
+    leftovers = [c.name for c in live if c.replaces is not None]
+    if leftovers:
+        reasons.append(f"interrupted replacement left behind: {', '.join(leftovers)}")
+        replace = True
+    current = [c for c in live if c.replaces is None and c.name in wanted]
+    outdated = [c for c in current if c.spec_hash != workload.spec_hash]
+    if outdated:
+        changes += field_changes(parse_spec_label(outdated[0].spec_doc), workload.spec_doc)
+        fields = ", ".join(sorted({change.field.split(".")[0] for change in changes})) or "labels"
+        reasons.append(f"spec changed ({fields})")
+        replace = True
+    image_id = observed.image_id(workload.replicas[0].image) if workload.replicas else None
+    moved = [c for c in current if c not in outdated and image_id and c.image_id != image_id]
+    if moved:
+        reasons.append(f"image {workload.replicas[0].image} now points to {image_id}")
+        changes.append(FieldChange("imageId", moved[0].image_id, image_id))
+        replace = True
+    stopped = [c for c in current if c.state not in RUNNING_STATES]
+    if stopped:
+        states = ", ".join(f"{c.name} is {c.state}" for c in stopped)
+        reasons.append(f"not running ({states})")
+        replace = True
+    scale_reason = _scale_reason(workload, live, wanted)
+    if scale_reason:
+        reasons.append(scale_reason)
+        changes.append(FieldChange("replicas", len(current), len(workload.replicas)))
+    if not reasons:
+        return None
+    if replace:
+        kind = (
+            ActionType.RECREATE if workload.update is UpdateStrategy.RECREATE else ActionType.UPDATE
+        )
+    else:
+        kind = ActionType.SCALE
+    to_replace = tuple(sorted({c.name for c in (*outdated, *moved, *stopped)}))
+    return Action(
+        kind, workload.kind, workload.name, "; ".join(reasons), tuple(changes),
+        workload=workload, live=live, replace=to_replace, depends_on=workload.depends_on,
+    )  # fmt: skip
+
+
+def _scale_reason(workload: Workload, live: tuple[LiveContainer, ...], wanted: set[str]) -> str:
+    names = {c.name for c in live if c.replaces is None}
+    missing = sorted(wanted - names)
+    extra = sorted(names - wanted)
+    if not missing and not extra:
+        return ""
+    return f"replicas {len(names & wanted) + len(extra)} → {len(workload.replicas)}"
