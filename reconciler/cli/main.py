@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -77,9 +78,11 @@ def _engine(report: Callable[[str], None] | None = None) -> Engine:
 
 def _progress() -> Callable[[str], None]:
     started = time.monotonic()
+    lock = threading.Lock()  # apply reports from several threads; keep lines whole
 
     def report(message: str) -> None:
-        print(f"[{time.monotonic() - started:6.1f}s] {message}", flush=True)
+        with lock:
+            print(f"[{time.monotonic() - started:6.1f}s] {message}", flush=True)
 
     return report
 
