@@ -70,9 +70,7 @@ class Engine:
             prepared = Prepared(desired, observed, plan)
             if plan.empty and not pull_failures:
                 return Outcome(prepared)
-            result = apply_plan(
-                self.port, plan, observed, self.report, failed_before=pull_failures
-            )
+            result = apply_plan(self.port, plan, observed, self.report, failed_before=pull_failures)
             return Outcome(prepared, result)
 
     def _pull_always(self, desired: DesiredStack) -> dict[str, str]:
@@ -119,4 +117,3 @@ class Engine:
                     self.port.remove_volume(volume.name)
                     removed.append(volume.name)
             return removed
-

@@ -70,15 +70,15 @@ class ImageCache:
 class WorkloadRunner:
     """Converge one workload's containers; raises ReconcilerError when it cannot."""
 
-    def __init__(
-        self, port: DockerPort, images: ImageCache, revision: str, report: Report
-    ) -> None:
+    def __init__(self, port: DockerPort, images: ImageCache, revision: str, report: Report) -> None:
         self.port = port
         self.images = images
         self.revision = revision
         self.report = report
 
-    def converge(self, workload: Workload, live: tuple[LiveContainer, ...], replace: set[str]) -> None:
+    def converge(
+        self, workload: Workload, live: tuple[LiveContainer, ...], replace: set[str]
+    ) -> None:
         current = self._settle_leftovers(workload, live)
         if workload.replicas:
             self.images.ensure(workload.replicas[0].image)
@@ -115,7 +115,9 @@ class WorkloadRunner:
         """Start missing replicas together (nothing runs yet to protect), then wait for each."""
         for spec in specs:
             self.report(f"{workload.name}: creating {spec.name}")
-            self.port.create_container(spec, spec.name, container_labels(spec, workload, self.revision))
+            self.port.create_container(
+                spec, spec.name, container_labels(spec, workload, self.revision)
+            )
             self.port.start(spec.name)
         for spec in specs:
             wait_healthy(self.port, spec.name, spec)

@@ -46,7 +46,7 @@ def apply_plan(
             _create_infra(port, plan.stack, action, report)
             result.succeeded.append(f"{action.kind.value}/{action.name}")
         except ReconcilerError as e:
-            # Without the network or a volume no container can start: stop here, change nothing more.
+            # Without the network or a volume no container can start: stop, change nothing more.
             result.failures[f"{action.kind.value}/{action.name}"] = str(e)
             return result
     converging = [a for a in work if a.action is not ActionType.DELETE]

@@ -32,7 +32,11 @@ def wait_healthy(port: DockerPort, name: str, spec: ContainerSpec) -> None:
     while True:
         state = port.container_state(name)
         if state.status in ("exited", "dead") or (state.status == "restarting" and state.exit_code):
-            reason = "killed: out of memory" if state.oom_killed else f"exited with code {state.exit_code}"
+            reason = (
+                "killed: out of memory"
+                if state.oom_killed
+                else f"exited with code {state.exit_code}"
+            )
             raise UnhealthyError(f"{name} {reason}{_evidence(port, name, state.error)}")
         if state.health == "unhealthy":
             probe = f"; last probe: {state.last_probe_output}" if state.last_probe_output else ""

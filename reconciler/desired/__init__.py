@@ -1,1 +1,1 @@
-"""Desired state: manifests turned into a DesiredStack (defaults, names, labels, hashes, ordering)."""
+"""Desired state: manifests turned into a DesiredStack (defaults, names, hashes, ordering)."""

@@ -112,7 +112,7 @@ def _health(check: Healthcheck, port: int | None) -> HealthSpec:
 
 
 def spec_document(spec: ContainerSpec) -> dict[str, Any]:
-    """The normalized, JSON-able form of a spec: what is hashed, labelled and diffed field by field."""
+    """The normalized, JSON-able form of a spec: what is hashed, labelled and diffed by field."""
     return {
         "image": spec.image,
         "command": list(spec.command) if spec.command is not None else None,

@@ -1,4 +1,4 @@
-"""Pydantic models of manifest version 1: the single source of truth for the format and its schema."""
+"""Pydantic models of manifest version 1: the single source of truth for format and schema."""
 
 from __future__ import annotations
 

@@ -6,9 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from reconciler.manifests.models import Sections, Stack
 
-SCHEMA_FILES = {"stack.schema.json": Stack, "include.schema.json": Sections}
+SCHEMA_FILES: dict[str, type[BaseModel]] = {
+    "stack.schema.json": Stack,
+    "include.schema.json": Sections,
+}
 
 
 def schema_documents() -> dict[str, str]:

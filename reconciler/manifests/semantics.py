@@ -28,7 +28,7 @@ def check_stack(stack: Stack, origins: Origins) -> list[ManifestIssue]:
 
 
 def _unsupported_sections(stack: Stack, origins: Origins) -> list[ManifestIssue]:
-    # Refusing beats silently ignoring: a declared database that never starts is worse than an error.
+    # Refusing beats ignoring: a declared database that silently never starts is worse.
     issues = []
     for section, label in (("addons", "add-ons"), ("backups", "backups")):
         for name in getattr(stack, section):

@@ -1,4 +1,6 @@
-"""DockerPort over the docker SDK's low-level client; the only place docker errors are translated."""
+"""DockerPort over the docker SDK's low-level client.
+
+The only place docker errors are translated into reconciler errors."""
 
 from __future__ import annotations
 
@@ -7,11 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import docker
-import docker.errors
-import requests.exceptions
-from docker.types import Mount
-
+from reconciler.observed.engine_http import EngineReader
 from reconciler.observed.normalize import (
     container_from_summary,
     image_references,
@@ -36,6 +34,10 @@ def _engine_url() -> str:
 
 @contextmanager
 def _translated(what: str) -> Iterator[None]:
+    # The SDK is imported only when something is about to change (see EngineReader).
+    import docker.errors
+    import requests.exceptions
+
     try:
         yield
     except docker.errors.APIError as e:
@@ -51,36 +53,75 @@ class DockerSdkPort:
     """The real engine, reached the usual way (DOCKER_HOST, else the local socket)."""
 
     def __init__(self, timeout: int = 120) -> None:
-        with _translated("connecting to Docker"):
-            params = docker.utils.kwargs_from_env()
-            self._api = docker.APIClient(version=API_VERSION, timeout=timeout, **params)
+        self._timeout = timeout
+        self._client: Any = None
+        url = _engine_url()
+        tls = bool(os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CERT_PATH"))
+        self._reader = (
+            EngineReader(url, API_VERSION, START_HINT, timeout)
+            if EngineReader.supports(url, tls)
+            else None
+        )
+
+    @property
+    def _api(self) -> Any:
+        # Created on first use: a no-op pass only lists, and never pays for the SDK.
+        if self._client is None:
+            with _translated("connecting to Docker"):
+                import docker
+
+                params = docker.utils.kwargs_from_env()
+                self._client = docker.APIClient(
+                    version=API_VERSION, timeout=self._timeout, **params
+                )
+        return self._client
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         with _translated(what):
             return fn()
 
+    def _list(self, what: str, path: str, stack: str | None, sdk: Callable[..., Any]) -> Any:
+        filters = {"label": [f"{labels.STACK}={stack}"]} if stack else None
+        if self._reader is not None:
+            params = {"all": "1"} if path == "/containers/json" else {}
+            return self._reader.get(path, filters, **params)
+        return self._call(what, lambda: sdk(filters=filters))
+
     def ping(self) -> None:
-        self._call("ping", self._api.ping)
+        if self._reader is not None:
+            self._reader.get("/version")
+        else:
+            self._call("ping", self._api.ping)
 
     def list_containers(self, stack: str) -> list[LiveContainer]:
-        filters = {"label": [f"{labels.STACK}={stack}"]}
-        raw = self._call("listing containers", lambda: self._api.containers(all=True, filters=filters))
+        raw = self._list(
+            "listing containers", "/containers/json", stack,
+            lambda filters: self._api.containers(all=True, filters=filters),
+        )  # fmt: skip
         return [container_from_summary(summary) for summary in raw]
 
     def list_networks(self, stack: str) -> list[LiveNetwork]:
-        filters = {"label": [f"{labels.STACK}={stack}"]}
-        raw = self._call("listing networks", lambda: self._api.networks(filters=filters))
+        raw = self._list("listing networks", "/networks", stack, self._api_networks)
         return [network_from_summary(summary) for summary in raw]
 
     def list_volumes(self, stack: str) -> list[LiveVolume]:
-        filters = {"label": [f"{labels.STACK}={stack}"]}
-        raw = self._call("listing volumes", lambda: self._api.volumes(filters=filters))
+        raw = self._list("listing volumes", "/volumes", stack, self._api_volumes)
         return [volume_from_summary(summary) for summary in (raw or {}).get("Volumes") or []]
 
+    def _api_networks(self, filters: Any) -> Any:
+        return self._api.networks(filters=filters)
+
+    def _api_volumes(self, filters: Any) -> Any:
+        return self._api.volumes(filters=filters)
+
     def image_ids(self) -> dict[str, str]:
+        if self._reader is not None:
+            return image_references(self._reader.get("/images/json"))
         return image_references(self._call("listing images", self._api.images))
 
     def pull(self, reference: str) -> None:
+        import docker.utils
+
         repository, tag = docker.utils.parse_repository_tag(reference)
         with _translated(f"pulling {reference}"):
             for event in self._api.pull(repository, tag=tag or "latest", stream=True, decode=True):
@@ -98,14 +139,18 @@ class DockerSdkPort:
         self._call(f"removing network {name}", lambda: self._api.remove_network(name))
 
     def create_volume(self, name: str, labels_: Mapping[str, str]) -> None:
-        self._call(f"creating volume {name}", lambda: self._api.create_volume(name, labels=dict(labels_)))
+        self._call(
+            f"creating volume {name}", lambda: self._api.create_volume(name, labels=dict(labels_))
+        )
 
     def remove_volume(self, name: str) -> None:
         self._call(f"removing volume {name}", lambda: self._api.remove_volume(name))
 
     def create_container(self, spec: ContainerSpec, name: str, labels_: Mapping[str, str]) -> str:
         kwargs = self._create_kwargs(spec, name, labels_)
-        result = self._call(f"creating container {name}", lambda: self._api.create_container(**kwargs))
+        result = self._call(
+            f"creating container {name}", lambda: self._api.create_container(**kwargs)
+        )
         return str(result["Id"])
 
     def _create_kwargs(
@@ -115,9 +160,14 @@ class DockerSdkPort:
         for port in spec.ports:
             host = (port.host_ip, str(port.host_port)) if port.host_port else (port.host_ip,)
             bindings.setdefault(f"{port.container_port}/{port.protocol}", []).append(host)
+        from docker.types import Mount
+
         host_config = self._api.create_host_config(
             port_bindings=bindings or None,
-            mounts=[Mount(m.target, m.volume, type="volume", read_only=m.read_only) for m in spec.volumes]
+            mounts=[
+                Mount(m.target, m.volume, type="volume", read_only=m.read_only)
+                for m in spec.volumes
+            ]
             or None,
             nano_cpus=spec.nano_cpus,
             mem_limit=spec.memory_bytes,

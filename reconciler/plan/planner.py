@@ -44,10 +44,10 @@ def make_plan(desired: DesiredStack, observed: Observed, *, prune: bool | None =
             actions.append(action)
 
     if prune:
-        for (kind, owner), live in sorted(by_owner.items(), reverse=True):
+        for (kind, owner), leftover in sorted(by_owner.items(), reverse=True):
             reason = "no longer declared"
-            live_sorted = tuple(sorted(live, key=_by_name))
-            actions.append(Action(ActionType.DELETE, Kind(kind), owner, reason, live=live_sorted))
+            doomed = tuple(sorted(leftover, key=_by_name))
+            actions.append(Action(ActionType.DELETE, Kind(kind), owner, reason, live=doomed))
     return Plan(desired.stack, desired.revision, tuple(actions))
 
 
@@ -62,9 +62,9 @@ def plan_workload(
     if not live:
         if not workload.replicas:
             return None
-        changes = (FieldChange("replicas", 0, len(workload.replicas)),)
+        created = (FieldChange("replicas", 0, len(workload.replicas)),)
         return Action(
-            ActionType.CREATE, workload.kind, workload.name, "not deployed", changes,
+            ActionType.CREATE, workload.kind, workload.name, "not deployed", created,
             workload=workload, depends_on=workload.depends_on,
         )  # fmt: skip
     reasons: list[str] = []

@@ -16,10 +16,14 @@ def status_rows(desired: DesiredStack, observed: Observed) -> list[dict[str, Any
     for workload in desired.workloads:
         containers = live.pop((workload.kind.value, workload.name), [])
         wanted = {spec.name for spec in workload.replicas}
-        ready = [c for c in containers if c.name in wanted and c.running and c.health != "unhealthy"]
+        ready = [
+            c for c in containers if c.name in wanted and c.running and c.health != "unhealthy"
+        ]
         current = [c for c in ready if c.spec_hash == workload.spec_hash]
         synced = len(current) == len(wanted) == len(containers)
-        rows.append(_row(workload.kind.value, workload.name, len(wanted), containers, synced, ready))
+        rows.append(
+            _row(workload.kind.value, workload.name, len(wanted), containers, synced, ready)
+        )
     for (kind, name), containers in sorted(live.items()):
         rows.append({**_row(kind, name, 0, containers, False, []), "sync": "orphan"})
     return rows
@@ -54,6 +58,8 @@ def status_text(stack: str, rows: list[dict[str, Any]]) -> str:
     lines.append(header)
     for row in rows:
         ready = f"{row['readyReplicas']}/{row['replicas']}"
-        revision = row["revision"] if isinstance(row["revision"], str) else ",".join(row["revision"])
+        revision = (
+            row["revision"] if isinstance(row["revision"], str) else ",".join(row["revision"])
+        )
         lines.append(f"{row['kind']:6} {row['name']:24} {ready:7} {row['sync']:10} {revision[:12]}")
     return "\n".join(lines)

@@ -1,1 +1,3 @@
-"""Core value types shared by every layer: errors, specs and live objects (the same type both sides of a diff)."""
+"""Core value types shared by every layer: errors, specs and live objects.
+
+The same types stand on both sides of a diff."""
