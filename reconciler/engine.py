@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -10,13 +11,17 @@ from pathlib import Path
 
 from reconciler.apply.containers import STOP_TIMEOUT
 from reconciler.apply.executor import DEFAULT_PARALLELISM, ApplyResult, apply_plan
-from reconciler.desired.build import build_desired
+from reconciler.desired.addons import AddonPlan, resolve_addon
+from reconciler.desired.inputs import BuildInputs
+from reconciler.desired.load import load_desired, load_manifests
 from reconciler.gitsync.revision import local_revision
-from reconciler.manifests.loader import load_stack, resolve_root
+from reconciler.manifests.loader import resolve_root
 from reconciler.observed.observe import observe
 from reconciler.observed.port import DockerPort
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import make_plan
+from reconciler.secrets.credentials import CredentialStore, hash_key
+from reconciler.secrets.sources import FileSecrets
 from reconciler.state.errors import ReconcilerError
 from reconciler.state.model import DesiredStack, Observed, PullPolicy
 
@@ -25,6 +30,15 @@ Report = Callable[[str], None]
 
 def _quiet(_: str) -> None:
     pass
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Where reconciler keeps its own state, and where secrets come from."""
+
+    state_dir: Path = Path(".reconciler")
+    age_identity: Path | None = None
+    secrets_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -43,15 +57,37 @@ class Outcome:
 class Engine:
     """Everything a CLI command or a daemon trigger does, one pass at a time."""
 
-    def __init__(self, port: DockerPort, report: Report = _quiet) -> None:
+    def __init__(
+        self, port: DockerPort, report: Report = _quiet, settings: EngineSettings | None = None
+    ) -> None:
         self.port = port
         self.report = report
+        self.settings = settings or EngineSettings()
+        self.credentials = CredentialStore(self.settings.state_dir)
         self._lock = threading.Lock()
 
+    def inputs(self, root: Path) -> BuildInputs:
+        state_dir = self.settings.state_dir
+        secrets = FileSecrets(root, self.settings.age_identity, self.settings.secrets_dir)
+        return BuildInputs(self.credentials, secrets, os.environ, lambda: hash_key(state_dir))
+
     def desired(self, path: Path, revision: str | None = None) -> DesiredStack:
-        loaded = load_stack(path)
         root, _ = resolve_root(path)
-        return build_desired(loaded.stack, revision or local_revision(root))
+        _, desired = load_desired(path, revision or local_revision(root), self.inputs(root))
+        return desired
+
+    def addon(self, path: Path, name: str) -> AddonPlan:
+        """An add-on resolved with its credentials (created now if it never ran)."""
+        root, _ = resolve_root(path)
+        loaded = load_manifests(path)
+        addon = loaded.stack.addons.get(name)
+        if addon is None:
+            known = ", ".join(sorted(loaded.stack.addons)) or "none"
+            raise ReconcilerError(
+                f"no add-on named {name!r} in stack {loaded.stack.stack} ({known})"
+            )
+        images = loaded.stack.settings.images
+        return resolve_addon(loaded.stack.stack, name, addon, images, self.inputs(root))
 
     def prepare(self, path: Path, *, prune: bool | None = None) -> Prepared:
         """Load, observe and plan, without changing anything."""

@@ -7,6 +7,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from reconciler.apply.containers import ImageCache, Report, WorkloadRunner
+from reconciler.desired.build import spec_hash
 from reconciler.observed.port import DockerPort
 from reconciler.plan.model import Action, ActionType, Plan
 from reconciler.state import labels
@@ -43,7 +44,7 @@ def apply_plan(
     work = [a for a in plan.actions if a.kind not in (Kind.NETWORK, Kind.VOLUME)]
     for action in infra:
         try:
-            _create_infra(port, plan.stack, action, report)
+            _create_infra(port, plan, action, report)
             result.succeeded.append(f"{action.kind.value}/{action.name}")
         except ReconcilerError as e:
             # Without the network or a volume no container can start: stop, change nothing more.
@@ -56,8 +57,16 @@ def apply_plan(
     return result
 
 
-def _create_infra(port: DockerPort, stack: str, action: Action, report: Report) -> None:
-    marks = {labels.STACK: stack, labels.KIND: action.kind.value, labels.NAME: action.name}
+def _create_infra(port: DockerPort, plan: Plan, action: Action, report: Report) -> None:
+    # Every managed object carries all five contract labels; a network's or volume's spec is
+    # just its kind and name (both are created with engine defaults and never updated).
+    marks = {
+        labels.STACK: plan.stack,
+        labels.KIND: action.kind.value,
+        labels.NAME: action.name,
+        labels.HASH: spec_hash({"kind": action.kind.value, "name": action.name}),
+        labels.REVISION: plan.revision,
+    }
     report(f"creating {action.kind.value} {action.name}")
     if action.kind is Kind.NETWORK:
         port.create_network(action.name, marks)
@@ -71,6 +80,9 @@ def _run_one(action: Action, runner: WorkloadRunner, result: ApplyResult, report
         if action.action is ActionType.DELETE:
             for container in sorted(action.live, key=lambda c: c.name, reverse=True):
                 runner.remove(container.name)
+            for volume in action.delete_volumes:
+                report(f"{key}: removing volume {volume} (deletionPolicy: delete)")
+                runner.port.remove_volume(volume)
         elif action.workload is not None:
             runner.converge(action.workload, action.live, set(action.replace))
         result.succeeded.append(key)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler import __version__
+from reconciler.cli.parser import build_parser
 from reconciler.plan.status import status_rows, status_text
 from reconciler.state.errors import DockerUnavailable, ManifestErrors, ReconcilerError
 
@@ -21,35 +21,8 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="reconciler", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def command(name: str, help_: str) -> argparse.ArgumentParser:
-        cmd = sub.add_parser(name, help=help_, description=help_)
-        if name != "schema":
-            cmd.add_argument("path", nargs="?", default=".", help="stack.yaml or its directory")
-        return cmd
-
-    command("validate", "Check the manifests; print every error as FILE:LINE:COL: path: message.")
-    plan = command("plan", "Show what apply would change, in apply order.")
-    plan.add_argument("--json", action="store_true", help="machine-readable output")
-    plan.add_argument("--detailed-exitcode", action="store_true", help="0 none, 2 pending, 1 error")
-    plan.add_argument("--no-prune", action="store_true", help="do not plan deletions")
-    apply = command("apply", "Make Docker match the manifests.")
-    apply.add_argument("--no-prune", action="store_true", help="keep objects no longer declared")
-    status = command("status", "Show each app: replicas running, health, in sync or not.")
-    status.add_argument("--json", action="store_true")
-    down = command("down", "Remove every container and the network of the stack.")
-    down.add_argument("--volumes", action="store_true", help="also remove the stack's volumes")
-    schema = command("schema", "Write JSON Schema for manifests into a directory.")
-    schema.add_argument("--out", default="schemas", help="target directory (default: schemas)")
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     handler = _HANDLERS[args.command]
     try:
         return handler(args)
@@ -68,12 +41,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _engine(report: Callable[[str], None] | None = None) -> Engine:
-    # Imported here so `validate` and `schema` never pay for the docker SDK.
-    from reconciler.engine import Engine
+def _engine(args: argparse.Namespace, report: Callable[[str], None] | None = None) -> Engine:
+    # Imported here so `validate` and `schema` never pay for the engine's imports.
+    from reconciler.engine import Engine, EngineSettings
     from reconciler.observed.docker_adapter import DockerSdkPort
 
-    return Engine(DockerSdkPort(), report or (lambda _: None))
+    settings = EngineSettings(
+        state_dir=Path(args.state_dir),
+        age_identity=Path(args.age_identity) if args.age_identity else None,
+        secrets_dir=Path(args.secrets_dir) if args.secrets_dir else None,
+    )
+    return Engine(DockerSdkPort(), report or (lambda _: None), settings)
 
 
 def _progress() -> Callable[[str], None]:
@@ -88,18 +66,19 @@ def _progress() -> Callable[[str], None]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from reconciler.manifests.loader import load_stack
+    from reconciler.desired.load import load_manifests
 
-    loaded = load_stack(Path(args.path))
-    apps = len(loaded.stack.apps)
-    print(f"{', '.join(loaded.files)}: valid (stack {loaded.stack.stack}, {apps} app(s))")
+    loaded = load_manifests(Path(args.path))
+    apps, addons = len(loaded.stack.apps), len(loaded.stack.addons)
+    summary = f"stack {loaded.stack.stack}, {apps} app(s), {addons} add-on(s)"
+    print(f"{', '.join(loaded.files)}: valid ({summary})")
     return EXIT_OK
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from reconciler.plan.render import plan_to_json, plan_to_text
 
-    engine = _engine()
+    engine = _engine(args)
     prepared = engine.prepare(Path(args.path), prune=False if args.no_prune else None)
     print(plan_to_json(prepared.plan) if args.json else plan_to_text(prepared.plan))
     if args.detailed_exitcode and not prepared.plan.empty:
@@ -111,7 +90,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     from reconciler.plan.render import plan_to_text
 
     report = _progress()
-    engine = _engine(report)
+    engine = _engine(args, report)
     outcome = engine.reconcile(Path(args.path), prune=False if args.no_prune else None)
     plan = outcome.prepared.plan
     if plan.empty and outcome.result.converged:
@@ -127,7 +106,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    engine = _engine()
+    engine = _engine(args)
     prepared = engine.prepare(Path(args.path))
     rows = status_rows(prepared.desired, prepared.observed)
     print(json.dumps(rows, indent=2) if args.json else status_text(prepared.desired.stack, rows))
@@ -135,7 +114,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    engine = _engine(_progress())
+    engine = _engine(args, _progress())
     stack = engine.desired(Path(args.path)).stack
     removed = engine.down(stack, volumes=args.volumes)
     print(f"stack {stack}: removed {len(removed)} object(s)")
@@ -150,6 +129,29 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_credentials(args: argparse.Namespace) -> int:
+    """The one command that prints a password: it is what the user asked for."""
+    addon = _engine(args).addon(Path(args.path), args.addon)
+    conn = addon.connection
+    fields = {
+        "addon": addon.name,
+        "type": addon.engine.name,
+        "version": addon.version,
+        "host": conn.host,
+        "port": conn.port,
+        "user": conn.user,
+        "password": conn.password,
+        "database": conn.database,
+        "url": conn.url,
+    }
+    shown = {key: value for key, value in fields.items() if value is not None}
+    if args.json:
+        print(json.dumps(shown, indent=2))
+    else:
+        print("\n".join(f"{key}: {value}" for key, value in shown.items()))
+    return EXIT_OK
+
+
 _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": cmd_validate,
     "plan": cmd_plan,
@@ -157,6 +159,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "down": cmd_down,
     "schema": cmd_schema,
+    "credentials": cmd_credentials,
 }
 
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import replace
 from typing import Any
 
+from reconciler.addons.spec import Credentials
+from reconciler.desired.addons import AddonPlan, connection_env, resolve_addon
+from reconciler.desired.inputs import BuildInputs, UnresolvedReference, resolve_references
 from reconciler.desired.ordering import dependency_order
 from reconciler.desired.units import memory_bytes, nano_cpus, port_binding, seconds
 from reconciler.manifests.models import App, Healthcheck, Stack
+from reconciler.manifests.yamlread import ParsedFile
+from reconciler.state.errors import ManifestErrors, ManifestIssue, PlanError
 from reconciler.state.model import (
     ContainerSpec,
     DesiredStack,
@@ -22,6 +28,7 @@ from reconciler.state.model import (
 )
 
 ENVIRONMENT_LABEL = "io.reconciler.environment"
+Origins = dict[tuple[str, str], ParsedFile]
 
 
 def network_name(stack: str) -> str:
@@ -32,30 +39,119 @@ def volume_name(stack: str, owner: str, volume: str) -> str:
     return f"{stack}-{owner}-{volume}"
 
 
-def build_desired(stack: Stack, revision: str = "local") -> DesiredStack:
-    workloads = {name: _app_workload(stack.stack, name, app) for name, app in stack.apps.items()}
-    order = dependency_order({name: app.depends_on for name, app in stack.apps.items()})
-    volumes = sorted(
-        volume_name(stack.stack, name, volume)
+def build_desired(
+    stack: Stack,
+    revision: str = "local",
+    inputs: BuildInputs | None = None,
+    origins: Origins | None = None,
+) -> DesiredStack:
+    """The desired state of `stack`; unresolved ${secret:..}/${env:..} raise located errors."""
+    if stack.addons and inputs is None:
+        raise PlanError("add-ons need a credential store to build their desired state")
+    addons = {
+        name: resolve_addon(stack.stack, name, addon, stack.settings.images, inputs)
+        for name, addon in stack.addons.items()
+        if inputs is not None
+    }
+    issues: list[ManifestIssue] = []
+    workloads = {
+        name: _app_workload(stack.stack, name, app, addons, inputs, issues, origins)
         for name, app in stack.apps.items()
-        for volume in app.volumes
+    }
+    if issues:
+        raise ManifestErrors(issues)
+    for name, plan in addons.items():
+        replicas = stack.addons[name].replicas
+        workloads[name] = _workload(Kind.ADDON, name, plan.template, replicas, (), inputs)
+    graph = {name: app.depends_on + app.addons for name, app in stack.apps.items()}
+    graph.update({name: [] for name in addons})
+    # Declared volumes exist even at replicas: 0, so stopping a workload never loses data.
+    volumes = sorted(
+        {volume_name(stack.stack, n, v) for n, app in stack.apps.items() for v in app.volumes}
+        | {mount.volume for plan in addons.values() for mount in plan.template.volumes}
     )
     return DesiredStack(
         stack=stack.stack,
         revision=revision,
         network=network_name(stack.stack),
         volumes=tuple(volumes),
-        workloads=tuple(workloads[name] for name in order),
+        workloads=tuple(workloads[name] for name in dependency_order(graph)),
         prune=stack.settings.prune,
     )
 
 
-def spec_hash(doc: dict[str, Any]) -> str:
-    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+def spec_hash(doc: dict[str, Any], secret_digest: str = "") -> str:
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":")) + secret_digest
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _app_workload(stack: str, name: str, app: App) -> Workload:
+def _secret_digest(spec: ContainerSpec, inputs: BuildInputs | None) -> str:
+    """A keyed digest of secret values: rotating a secret changes the hash, revealing nothing."""
+    values = [f"{k}={v}" for k, v in spec.env if k in spec.secret_env]
+    if not values:
+        return ""
+    key = inputs.hash_key() if inputs is not None else b""
+    return hmac.new(key, "\0".join(values).encode(), hashlib.sha256).hexdigest()
+
+
+def _workload(
+    kind: Kind,
+    name: str,
+    template: ContainerSpec,
+    replicas: int,
+    depends_on: tuple[str, ...],
+    inputs: BuildInputs | None,
+    update: UpdateStrategy = UpdateStrategy.ROLLING,
+) -> Workload:
+    doc = spec_document(template)
+    return Workload(
+        kind=kind,
+        name=name,
+        replicas=tuple(_replica(template, n) for n in range(1, replicas + 1)),
+        spec_hash=spec_hash(doc, _secret_digest(template, inputs)),
+        spec_doc=doc,
+        depends_on=depends_on,
+        update=update,
+    )
+
+
+def _app_env(
+    name: str,
+    app: App,
+    addons: dict[str, AddonPlan],
+    inputs: BuildInputs | None,
+    issues: list[ManifestIssue],
+    origins: Origins | None,
+) -> tuple[dict[str, str], frozenset[str]]:
+    env, secret = connection_env([addons[a] for a in app.addons if a in addons])
+    secret_keys = set(secret)
+    for key, value in app.env.items():
+        try:
+            env[key], is_secret = resolve_references(value, inputs or BuildInputs(NoCredentials()))
+        except UnresolvedReference as e:
+            source = origins.get(("apps", name)) if origins else None
+            if source is not None:
+                issues.append(source.issue(("apps", name, "env", key), str(e)))
+            else:
+                issues.append(ManifestIssue("stack.yaml", 1, 1, f"apps.{name}.env.{key}", str(e)))
+            continue
+        if is_secret:
+            secret_keys.add(key)
+        else:
+            secret_keys.discard(key)
+    return env, frozenset(secret_keys)
+
+
+def _app_workload(
+    stack: str,
+    name: str,
+    app: App,
+    addons: dict[str, AddonPlan],
+    inputs: BuildInputs | None,
+    issues: list[ManifestIssue],
+    origins: Origins | None,
+) -> Workload:
+    env, secret_env = _app_env(name, app, addons, inputs, issues, origins)
     template = ContainerSpec(
         stack=stack,
         kind=Kind.APP,
@@ -63,7 +159,7 @@ def _app_workload(stack: str, name: str, app: App) -> Workload:
         replica=1,
         image=app.image,
         command=tuple(app.command) if app.command is not None else None,
-        env=tuple(sorted(app.env.items())),
+        env=tuple(sorted(env.items())),
         ports=tuple(port_binding(entry) for entry in app.publish),
         volumes=tuple(
             VolumeMount(volume_name(stack, name, volume), target)
@@ -76,18 +172,19 @@ def _app_workload(stack: str, name: str, app: App) -> Workload:
         network=network_name(stack),
         alias=name,
         pull=PullPolicy(app.pull),
+        secret_env=secret_env,
     )
-    doc = spec_document(template)
-    replicas = tuple(_replica(template, n) for n in range(1, app.replicas + 1))
-    return Workload(
-        kind=Kind.APP,
-        name=name,
-        replicas=replicas,
-        spec_hash=spec_hash(doc),
-        spec_doc=doc,
-        depends_on=tuple(app.depends_on),
-        update=UpdateStrategy(app.update),
+    depends = tuple(dict.fromkeys([*app.depends_on, *app.addons]))
+    return _workload(
+        Kind.APP, name, template, app.replicas, depends, inputs, UpdateStrategy(app.update)
     )
+
+
+class NoCredentials:
+    """Stands in where no add-on is declared, so no credential can ever be asked for."""
+
+    def credentials(self, stack: str, addon: str, user: str, database: str) -> Credentials:
+        raise PlanError(f"no credential store to create credentials for add-on {addon}")
 
 
 def _replica(template: ContainerSpec, n: int) -> ContainerSpec:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from reconciler.manifests.models import Sections, Stack
+from reconciler.manifests.models import PATTERN_HINTS, Sections, Stack
 from reconciler.manifests.semantics import check_stack
 from reconciler.manifests.yamlread import ParsedFile, PathKey, parse_file
 from reconciler.state.errors import ManifestErrors, ManifestIssue
@@ -20,9 +21,20 @@ ROOT_FILE = "stack.yaml"
 MAX_INCLUDED_FILES = 200
 SECTIONS = ("apps", "addons", "backups")
 M = TypeVar("M", bound=BaseModel)
-NAME_HINT = (
-    "must be a DNS label: lowercase letters, digits and '-', starting with a letter, 1-40 long"
-)
+#: pydantic error types that mean "wrong type", and what was expected instead.
+EXPECTED_TYPES = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
 
 
 @dataclass(frozen=True)
@@ -42,7 +54,11 @@ def resolve_root(path: Path) -> tuple[Path, Path]:
     return path.parent, path
 
 
-def load_stack(path: Path) -> LoadedStack:
+#: A check that needs more than the models know (e.g. the add-on catalog), run after the rest.
+ExtraCheck = Callable[[Stack, dict[tuple[str, str], ParsedFile]], list[ManifestIssue]]
+
+
+def load_stack(path: Path, extra_checks: Sequence[ExtraCheck] = ()) -> LoadedStack:
     root, root_file = resolve_root(path)
     if not root_file.exists():
         issue = ManifestIssue(str(root_file), 1, 1, "", "no such file (expected a stack.yaml)")
@@ -55,11 +71,18 @@ def load_stack(path: Path) -> LoadedStack:
     if stack is None:
         # Includes still get checked so one pass reports every broken file.
         includes = parsed.data.get("include", []) if isinstance(parsed.data, dict) else []
-        _load_includes(root, includes if isinstance(includes, list) else [], parsed, issues)
+        patterns = includes if isinstance(includes, list) else []
+        _load_includes(root, patterns, parsed, issues, root_file)
         raise ManifestErrors(issues)
-    included = _load_includes(root, stack.include, parsed, issues)
+    included = _load_includes(root, stack.include, parsed, issues, root_file)
+    # Cross-object checks need every file: with one missing they would report false dangling
+    # references to the objects it declares.
+    complete = not issues
     merged, origins = _merge(stack, parsed, included, issues)
-    issues.extend(check_stack(merged, origins))
+    if complete:
+        issues.extend(check_stack(merged, origins, parsed))
+        for check in extra_checks:
+            issues.extend(check(merged, origins))
     if issues:
         raise ManifestErrors(issues)
     files = (parsed.file, *(p.file for p, _ in included))
@@ -74,14 +97,21 @@ def _display(path: Path, root: Path) -> str:
 
 
 def _load_includes(
-    root: Path, patterns: list[Any], parent: ParsedFile, issues: list[ManifestIssue]
+    root: Path,
+    patterns: list[Any],
+    parent: ParsedFile,
+    issues: list[ManifestIssue],
+    root_file: Path,
 ) -> list[tuple[ParsedFile, Sections]]:
     resolved_root = root.resolve()
-    seen: set[Path] = {(root / ROOT_FILE).resolve()}
+    seen: set[Path] = {root_file.resolve()}  # a glob like "*.yaml" must not include the root
     loaded: list[tuple[ParsedFile, Sections]] = []
     for index, pattern in enumerate(patterns):
         where: PathKey = ("include", index)
         if not isinstance(pattern, str):
+            continue
+        if not pattern.strip():
+            issues.append(parent.issue(where, "empty include pattern"))
             continue
         if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
             issues.append(
@@ -94,7 +124,8 @@ def _load_includes(
         for match in matches:
             real = match.resolve()
             if not real.is_relative_to(resolved_root):
-                issues.append(parent.issue(where, f"{match} resolves outside the repo"))
+                message = f"{_display(match, root)} is a symlink that resolves outside the repo"
+                issues.append(parent.issue(where, message))
                 continue
             if real in seen or not real.is_file():
                 continue
@@ -133,7 +164,8 @@ def _merge(
 
 def _validate(parsed: ParsedFile, model: type[M], issues: list[ManifestIssue]) -> M | None:
     if not isinstance(parsed.data, dict):
-        issues.append(parsed.issue((), "expected a mapping at the top of the file"))
+        message = f"expected a mapping at the top of the file, got {_describe(parsed.data)}"
+        issues.append(parsed.issue((), message))
         return None
     try:
         return model.model_validate(parsed.data)
@@ -148,6 +180,7 @@ def _validate(parsed: ParsedFile, model: type[M], issues: list[ManifestIssue]) -
 def _issue_from_error(parsed: ParsedFile, model: type[BaseModel], error: Any) -> ManifestIssue:
     path, on_key = _data_path(parsed.data, error["loc"])
     kind = error["type"]
+    value = error.get("input")
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, path[:-1])
@@ -157,9 +190,35 @@ def _issue_from_error(parsed: ParsedFile, model: type[BaseModel], error: Any) ->
         on_key = True
     elif kind == "missing":
         message = f"required key {path[-1]!r} is missing"
-    elif on_key and kind == "string_pattern_mismatch":
-        message = f"name {path[-1]!r} {NAME_HINT}"
+        on_key = True  # point at the mapping's own key: the missing one has no position
+    elif kind == "string_pattern_mismatch" and (
+        hint := PATTERN_HINTS.get(str((error.get("ctx") or {}).get("pattern")))
+    ):
+        message = f"{value!r} is not {hint}"
+    elif kind == "string_type":
+        hint = PATTERN_HINTS.get(_field_pattern(model, path) or "")
+        scalar = isinstance(value, str | int | float | bool) or value is None
+        message = f"{_describe(value)} is not {hint}" if hint and scalar else ""
+        message = message or f"expected a string, got {_describe(value)}"
+    elif kind in EXPECTED_TYPES:
+        message = f"expected {EXPECTED_TYPES[kind]}, got {_describe(value)}"
+    elif kind == "literal_error":
+        message = f"expected {error['ctx']['expected']}, got {_describe(value)}"
     return parsed.issue(path, message, key=on_key)
+
+
+def _describe(value: Any) -> str:
+    """A value as the user wrote it in YAML, short enough for a one-line message."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[PathKey, bool]:
@@ -195,6 +254,43 @@ def _allowed_keys(model: type[BaseModel], path: PathKey) -> list[str]:
     if isinstance(current, type) and issubclass(current, BaseModel):
         return sorted((f.alias or n) for n, f in current.model_fields.items())
     return []
+
+
+def _field_pattern(model: type[BaseModel], path: PathKey) -> str | None:
+    """The regex a string at `path` must match, read from the model's annotations."""
+    current: Any = model
+    metadata: list[Any] = []
+    for part in path:
+        current, metadata = _unwrap(current, metadata)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {(f.alias or n): f for n, f in current.model_fields.items()}
+            info = fields.get(str(part))
+            if info is None:
+                return None
+            current, metadata = info.annotation, list(info.metadata)
+        elif typing.get_origin(current) in (dict, list):
+            current, metadata = typing.get_args(current)[-1], []
+        else:
+            return None
+    _, metadata = _unwrap(current, metadata)
+    patterns = [getattr(item, "pattern", None) for item in metadata]
+    return next((p for p in patterns if isinstance(p, str)), None)
+
+
+def _unwrap(annotation: Any, metadata: list[Any]) -> tuple[Any, list[Any]]:
+    """Strip Optional[...] and Annotated[...] from an annotation, collecting Annotated metadata."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation, *extra = typing.get_args(annotation)
+            metadata = [*metadata, *extra]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation, metadata
+            annotation = args[0]
+        else:
+            return annotation, metadata
 
 
 def _unwrap_optional(annotation: Any) -> Any:

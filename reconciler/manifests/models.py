@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -17,8 +18,38 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
+DURATION_PATTERN = r"^(\d+(ms|s|m|h))+$"
+ENV_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+CPU_PATTERN = r"^(\d+(\.\d+)?|\d+m)$"
+MEMORY_PATTERN = r"^\d+(Ki|Mi|Gi|Ti|k|K|M|G|T)?$"
+IMAGE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$"
+ABSOLUTE_PATH_PATTERN = r"^/"
+HTTP_PATH_PATTERN = r"^/\S*$"
+
+#: What each pattern means, for error messages: "'5 seconds' is not a duration: ...".
+PATTERN_HINTS = {
+    NAME_PATTERN: "a valid name: lowercase letters, digits and '-', starting with a letter, "
+    "at most 40 long",
+    DURATION_PATTERN: "a duration: a number with a unit, e.g. 500ms, 10s, 1m30s or 2h",
+    ENV_KEY_PATTERN: "an environment variable name: letters, digits and '_', "
+    "not starting with a digit",
+    CPU_PATTERN: "a CPU quantity: e.g. 1, 0.5 or 500m",
+    MEMORY_PATTERN: "a memory quantity: bytes, or a number with a unit, e.g. 64M, 512Mi or 1Gi",
+    IMAGE_PATTERN: "an image reference: e.g. ghcr.io/acme/web:1.4.2",
+    ABSOLUTE_PATH_PATTERN: "an absolute path: it must start with '/'",
+    HTTP_PATH_PATTERN: "a URL path: it must start with '/' and contain no spaces",
+}
+
+
+def _number_as_text(value: Any) -> Any:
+    # `cpu: 1` and `memory: 1048576` are natural YAML; the quantity patterns apply to the text.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-Duration = Annotated[str, StringConstraints(pattern=r"^(\d+(ms|s|m|h))+$")]
+Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
 
 
 def _env_scalar(value: Any) -> str:
@@ -33,18 +64,39 @@ def _env_scalar(value: Any) -> str:
 EnvValue = Annotated[
     str, BeforeValidator(_env_scalar, json_schema_input_type=str | int | float | bool)
 ]
-EnvKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-CpuQuantity = Annotated[str, StringConstraints(pattern=r"^(\d+(\.\d+)?|\d+m)$")]
-MemoryQuantity = Annotated[str, StringConstraints(pattern=r"^\d+(Ki|Mi|Gi|Ti|k|K|M|G|T)?$")]
-ImageRef = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$", max_length=255)
+EnvKey = Annotated[str, StringConstraints(pattern=ENV_KEY_PATTERN)]
+_CpuText = Annotated[str, StringConstraints(pattern=CPU_PATTERN)]
+_MemoryText = Annotated[str, StringConstraints(pattern=MEMORY_PATTERN)]
+CpuQuantity = Annotated[
+    _CpuText, BeforeValidator(_number_as_text, json_schema_input_type=_CpuText | int | float)
 ]
+MemoryQuantity = Annotated[
+    _MemoryText, BeforeValidator(_number_as_text, json_schema_input_type=_MemoryText | int)
+]
+ImageRef = Annotated[str, StringConstraints(pattern=IMAGE_PATTERN, max_length=255)]
 
 # [ip:][hostPort:]containerPort[/proto]; IPv6 host addresses go in brackets.
 PUBLISH_PATTERN = re.compile(
     r"^(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?"
     r"(?:(?P<host>\d{1,5})?:)?(?P<container>\d{1,5})(?:/(?P<proto>tcp|udp))?$"
 )
+
+
+def _publish_entry(entry: str) -> str:
+    match = PUBLISH_PATTERN.match(entry)
+    if match is None:
+        raise ValueError(
+            f"{entry!r} is not a port mapping: use [ip:][hostPort:]containerPort[/tcp|udp], "
+            "e.g. 127.0.0.1:8080:80"
+        )
+    for group in ("host", "container"):
+        number = match.group(group)
+        if number is not None and not 1 <= int(number) <= 65535:
+            raise ValueError(f"{entry!r}: port {number} is outside 1-65535")
+    return entry
+
+
+PublishEntry = Annotated[str, AfterValidator(_publish_entry)]
 
 
 class _Model(BaseModel):
@@ -56,7 +108,7 @@ class _Model(BaseModel):
 class Healthcheck(_Model):
     """How Docker decides the container is healthy: an HTTP path on `port`, or a command."""
 
-    http: Annotated[str, StringConstraints(pattern=r"^/\S*$")] | None = Field(
+    http: Annotated[str, StringConstraints(pattern=HTTP_PATH_PATTERN)] | None = Field(
         default=None, description="Path fetched on the app's port; healthy on a 2xx/3xx answer."
     )
     command: list[str] | None = Field(default=None, min_length=1)
@@ -83,14 +135,16 @@ class App(_Model):
     image: ImageRef
     command: list[str] | None = None
     port: int | None = Field(default=None, ge=1, le=65535, description="The container port.")
-    publish: list[str] = Field(default_factory=list, description='"[ip:][hostPort:]port[/udp]"')
+    publish: list[PublishEntry] = Field(
+        default_factory=list, description='"[ip:][hostPort:]port[/udp]"'
+    )
     replicas: int = Field(default=1, ge=0, le=100)
     env: dict[EnvKey, EnvValue] = Field(default_factory=dict)
     addons: list[Name] = Field(default_factory=list)
     depends_on: list[Name] = Field(default_factory=list)
     resources: Resources = Field(default_factory=Resources)
     healthcheck: Healthcheck | None = None
-    volumes: dict[Name, Annotated[str, StringConstraints(pattern=r"^/")]] = Field(
+    volumes: dict[Name, Annotated[str, StringConstraints(pattern=ABSOLUTE_PATH_PATTERN)]] = Field(
         default_factory=dict, description="Named volume → absolute mount path in the container."
     )
     labels: dict[str, str] = Field(default_factory=dict)
@@ -98,18 +152,10 @@ class App(_Model):
     update: Literal["rolling", "recreate"] = "rolling"
     pull: Literal["missing", "always"] = "missing"
 
-    @field_validator("publish")
     @classmethod
     def _publish_format(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            match = PUBLISH_PATTERN.match(entry)
-            if match is None:
-                raise ValueError(f"{entry!r} is not [ip:][hostPort:]containerPort[/tcp|udp]")
-            for group in ("host", "container"):
-                number = match.group(group)
-                if number is not None and not 1 <= int(number) <= 65535:
-                    raise ValueError(f"{entry!r}: port {number} is outside 1-65535")
-        return value
+        """The publish check for values outside an App (an add-on's `publish`)."""
+        return [_publish_entry(entry) for entry in value]
 
     @field_validator("labels")
     @classmethod
@@ -127,11 +173,37 @@ class Settings(_Model):
     )
 
 
+ENGINES = ("postgresql", "mysql", "mariadb", "mongodb", "redis", "valkey", "rabbitmq", "minio")
+
+
+class Addon(_Model):
+    """A managed service (database, cache, queue, object store) with generated credentials."""
+
+    type: Literal[
+        "postgresql", "mysql", "mariadb", "mongodb", "redis", "valkey", "rabbitmq", "minio"
+    ]
+    version: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] | None = (
+        Field(default=None, description="Default: the newest version the catalog knows.")
+    )
+    tier: Literal["starter", "standard", "premium"] = "standard"
+    cpu: CpuQuantity | None = None
+    memory: MemoryQuantity | None = None
+    disk: MemoryQuantity | None = Field(
+        default=None, description="Budget for the data volume; it can only grow."
+    )
+    config: dict[str, Any] = Field(default_factory=dict, description="Engine-specific settings.")
+    publish: PublishEntry | None = Field(
+        default=None, description='Host binding, e.g. "127.0.0.1:5432".'
+    )
+    replicas: int = Field(default=1, ge=0, le=1, description="0 stops it and keeps its data.")
+    deletion_policy: Literal["retain", "delete"] = "retain"
+
+
 class Sections(_Model):
     """The sections an included file may carry."""
 
     apps: dict[Name, App] = Field(default_factory=dict)
-    addons: dict[Name, dict[str, Any]] = Field(default_factory=dict)
+    addons: dict[Name, Addon] = Field(default_factory=dict)
     backups: dict[Name, dict[str, Any]] = Field(default_factory=dict)
 
 

@@ -2,35 +2,37 @@
 
 from __future__ import annotations
 
-from reconciler.manifests.models import PUBLISH_PATTERN, App, Stack
+from reconciler.manifests.models import ENGINES, PUBLISH_PATTERN, App, Stack
 from reconciler.manifests.yamlread import ParsedFile
 from reconciler.state.errors import ManifestIssue
-
-ENGINES = ("postgresql", "mysql", "mariadb", "mongodb", "redis", "valkey", "rabbitmq", "minio")
 
 Origins = dict[tuple[str, str], ParsedFile]
 
 
-def check_stack(stack: Stack, origins: Origins) -> list[ManifestIssue]:
+def check_stack(stack: Stack, origins: Origins, root: ParsedFile) -> list[ManifestIssue]:
+    """Checks across objects and files; `root` is stack.yaml, where the settings are."""
     issues: list[ManifestIssue] = []
     issues += _unsupported_sections(stack, origins)
     for name, app in stack.apps.items():
         issues += _check_app(stack, name, app, origins[("apps", name)])
+    for name in sorted(set(stack.apps) & set(stack.addons)):
+        message = (
+            "an app and an add-on share this name; DNS names on the stack network must be unique"
+        )
+        issues.append(origins[("addons", name)].issue(("addons", name), message, key=True))
     issues += _cycles(stack, origins)
     issues += _host_port_clashes(stack, origins)
-    root = next(iter(origins.values()), None)
-    if root is not None:
-        for engine in stack.settings.images:
-            if engine not in ENGINES:
-                message = f"unknown engine {engine!r}; known: {', '.join(ENGINES)}"
-                issues.append(root.issue(("settings", "images", engine), message, key=True))
+    for engine in stack.settings.images:
+        if engine not in ENGINES:
+            message = f"unknown engine {engine!r}; known: {', '.join(ENGINES)}"
+            issues.append(root.issue(("settings", "images", engine), message, key=True))
     return issues
 
 
 def _unsupported_sections(stack: Stack, origins: Origins) -> list[ManifestIssue]:
     # Refusing beats ignoring: a declared database that silently never starts is worse.
     issues = []
-    for section, label in (("addons", "add-ons"), ("backups", "backups")):
+    for section, label in (("backups", "backups"),):
         for name in getattr(stack, section):
             message = f"{label} are not supported by this version of reconciler yet"
             issues.append(origins[(section, name)].issue((section, name), message, key=True))
@@ -65,8 +67,10 @@ def _check_app(stack: Stack, name: str, app: App, source: ParsedFile) -> list[Ma
 
 
 def _cycles(stack: Stack, origins: Origins) -> list[ManifestIssue]:
+    # Self-dependencies are reported by _check_app; here they would only repeat it as a cycle.
     graph = {
-        name: [d for d in app.depends_on if d in stack.apps] for name, app in stack.apps.items()
+        name: [d for d in app.depends_on if d in stack.apps and d != name]
+        for name, app in stack.apps.items()
     }
     state: dict[str, int] = {}  # 1 visiting, 2 done
     reported: set[frozenset[str]] = set()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from reconciler.state.errors import ManifestIssue
@@ -56,6 +58,26 @@ class _NodeBudgetExceeded(Exception):
     pass
 
 
+def expanded_size(tree: Any) -> int:
+    """How many values `tree` holds once every alias is expanded; linear in the unique nodes.
+
+    Aliases share one object per anchor, so sizes are memoized by identity: a "billion laughs"
+    document is measured (and refused) in milliseconds instead of being walked.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if not isinstance(node, CommentedMap | CommentedSeq):
+            return 1
+        key = id(node)
+        if key not in sizes:
+            children = node.values() if isinstance(node, CommentedMap) else node
+            sizes[key] = 1 + sum(size(child) for child in children)
+        return sizes[key]
+
+    return size(tree)
+
+
 class _Converter:
     """Copies ruamel's tree into plain dicts/lists, recording positions and counting nodes."""
 
@@ -68,12 +90,16 @@ class _Converter:
         if self.nodes > MAX_NODES:
             raise _NodeBudgetExceeded
         if isinstance(node, CommentedMap):
-            result: dict[Any, Any] = {}
+            result: dict[str, Any] = {}
             for key in node:
-                child: PathKey = (*path, str(key))
-                self.parsed.keys.setdefault(child, _one_based(node.lc.key(key)))
-                self.parsed.values.setdefault(child, _one_based(node.lc.value(key)))
-                result[key] = self.convert(node[key], child)
+                text = _key_text(key)
+                child: PathKey = (*path, text)
+                # Keys pulled in by a `<<` merge have no position of their own in this mapping.
+                where = node.lc.data.get(key)
+                if where is not None:
+                    self.parsed.keys.setdefault(child, (where[0] + 1, where[1] + 1))
+                    self.parsed.values.setdefault(child, (where[2] + 1, where[3] + 1))
+                result[text] = self.convert(node[key], child)
             return result
         if isinstance(node, CommentedSeq):
             items: list[Any] = []
@@ -84,6 +110,15 @@ class _Converter:
         if isinstance(node, str):
             return str(node)  # drop ruamel's scalar subclasses
         return node
+
+
+def _key_text(key: Any) -> str:
+    """Mapping keys as text, the way YAML wrote them: `1:` is "1", `true:` is "true"."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    return str(key)
 
 
 def _one_based(position: Any) -> tuple[int, int]:
@@ -110,17 +145,49 @@ def parse_text(text: str, display: str) -> tuple[ParsedFile | None, list[Manifes
     yaml = YAML(typ="rt")
     try:
         tree = yaml.load(text)
+    except DuplicateKeyError as e:
+        return None, [_duplicate_key_issue(e, display)]
     except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = " ".join(part for part in (e.context, e.problem) if part) or str(e)
-        return None, [ManifestIssue(display, line, column, "", f"YAML syntax error: {reason}")]
+        return None, [_syntax_issue(e, display)]
     except YAMLError as e:
         return None, [ManifestIssue(display, 1, 1, "", f"YAML error: {e}")]
+    except RecursionError:
+        message = "mappings and lists are nested too deeply to read"
+        return None, [ManifestIssue(display, 1, 1, "", message)]
     parsed = ParsedFile(display, None, {(): (1, 1)})
     try:
+        size = expanded_size(tree)
+        if size > MAX_NODES:
+            raise _NodeBudgetExceeded(size)
         parsed.data = _Converter(parsed).convert(tree, ())
-    except (_NodeBudgetExceeded, RecursionError):
-        message = f"document expands to more than {MAX_NODES} nodes (recursive or nested aliases?)"
+    except (_NodeBudgetExceeded, RecursionError) as e:
+        size_text = f"{e.args[0]:,}" if e.args else f"more than {MAX_NODES:,}"
+        message = (
+            f"YAML aliases expand this document to {size_text} values; the limit is "
+            f"{MAX_NODES:,} (an alias bomb?); refusing to read it"
+        )
         return None, [ManifestIssue(display, 1, 1, "", message)]
     return parsed, []
+
+
+def _duplicate_key_issue(error: DuplicateKeyError, display: str) -> ManifestIssue:
+    mark = error.problem_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    found = re.match(r'found duplicate key "(.*?)" with value', error.problem or "")
+    key = repr(found.group(1)) if found else "key"
+    message = f"duplicate key {key}: it is already set in this mapping"
+    if error.context_mark is not None:
+        start = error.context_mark
+        message += f" (which starts at line {start.line + 1}, column {start.column + 1})"
+    return ManifestIssue(display, line, column, "", message)
+
+
+def _syntax_issue(error: MarkedYAMLError, display: str) -> ManifestIssue:
+    mark = error.problem_mark or error.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    reason = error.problem or error.context or str(error)
+    start = error.context_mark
+    if error.problem and error.context and start is not None:
+        where = f"line {start.line + 1}, column {start.column + 1}"
+        reason += f" ({error.context} that starts at {where})"
+    return ManifestIssue(display, line, column, "", f"YAML syntax error: {reason}")

@@ -16,9 +16,13 @@ def container_from_summary(summary: dict[str, Any]) -> LiveContainer:
         replica = int(label_map.get(labels.REPLICA, "0"))
     except ValueError:
         replica = 0
+    name = str(names[0]).lstrip("/")
+    # Labels cannot change after create: a finished replacement, renamed onto its target, still
+    # carries the label naming that target. Only a container not yet renamed is a leftover.
+    replaces = label_map.get(labels.REPLACES)
     return LiveContainer(
         id=str(summary.get("Id", "")),
-        name=str(names[0]).lstrip("/"),
+        name=name,
         kind=label_map.get(labels.KIND, ""),
         owner=label_map.get(labels.NAME, ""),
         replica=replica,
@@ -29,7 +33,15 @@ def container_from_summary(summary: dict[str, Any]) -> LiveContainer:
         spec_hash=label_map.get(labels.HASH, ""),
         revision=label_map.get(labels.REVISION, ""),
         spec_doc=label_map.get(labels.SPEC, ""),
-        replaces=label_map.get(labels.REPLACES),
+        replaces=None if replaces == name else replaces,
+        engine=label_map.get(labels.ENGINE, ""),
+        version=label_map.get(labels.VERSION, ""),
+        deletion_policy=label_map.get(labels.DELETION_POLICY, ""),
+        volumes=tuple(
+            str(mount["Name"])
+            for mount in summary.get("Mounts") or []
+            if mount.get("Type") == "volume" and mount.get("Name")
+        ),
     )
 
 

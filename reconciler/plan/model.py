@@ -36,6 +36,8 @@ class Action:
     live: tuple[LiveContainer, ...] = field(default=(), compare=False)
     #: Live containers that must be replaced (outdated spec, moved image, not running).
     replace: tuple[str, ...] = ()
+    #: Volumes removed with a deleted add-on whose deletionPolicy is `delete`.
+    delete_volumes: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
 
 

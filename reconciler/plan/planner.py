@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from reconciler.addons.catalog import CATALOG
 from reconciler.plan.diff import field_changes, parse_spec_label
 from reconciler.plan.model import Action, ActionType, FieldChange, Plan
+from reconciler.state import labels
+from reconciler.state.errors import PlanError
 from reconciler.state.model import (
     DesiredStack,
     Kind,
@@ -25,6 +28,7 @@ def make_plan(desired: DesiredStack, observed: Observed, *, prune: bool | None =
     Pure: no I/O, the same inputs always give the same plan.
     """
     prune = desired.prune if prune is None else prune
+    check_upgrades(desired, observed)
     by_owner: dict[tuple[str, str], list[LiveContainer]] = defaultdict(list)
     for container in observed.containers:
         by_owner[(container.kind, container.owner)].append(container)
@@ -45,10 +49,48 @@ def make_plan(desired: DesiredStack, observed: Observed, *, prune: bool | None =
 
     if prune:
         for (kind, owner), leftover in sorted(by_owner.items(), reverse=True):
-            reason = "no longer declared"
-            doomed = tuple(sorted(leftover, key=_by_name))
-            actions.append(Action(ActionType.DELETE, Kind(kind), owner, reason, live=doomed))
+            actions.append(_delete_action(Kind(kind), owner, leftover))
     return Plan(desired.stack, desired.revision, tuple(actions))
+
+
+def _delete_action(kind: Kind, owner: str, leftover: list[LiveContainer]) -> Action:
+    doomed = tuple(sorted(leftover, key=_by_name))
+    # Data goes only where its owner opted in; the label records the choice made at create.
+    volumes = sorted({v for c in doomed if c.deletion_policy == "delete" for v in c.volumes})
+    reason = "no longer declared" + (
+        "; its data volume goes too (deletionPolicy: delete)" if volumes else ""
+    )
+    return Action(
+        ActionType.DELETE, kind, owner, reason, live=doomed, delete_volumes=tuple(volumes)
+    )
+
+
+def check_upgrades(desired: DesiredStack, observed: Observed) -> None:
+    """Refuse in-place major-version changes of add-ons: their data format would not follow."""
+    problems = []
+    for workload in desired.workloads:
+        if workload.kind is not Kind.ADDON or not workload.replicas:
+            continue
+        spec_labels = dict(workload.replicas[0].user_labels)
+        engine = CATALOG.get(spec_labels.get(labels.ENGINE, ""))
+        wanted = spec_labels.get(labels.VERSION, "")
+        for container in observed.containers:
+            if container.kind != Kind.ADDON.value or container.owner != workload.name:
+                continue
+            if (
+                engine
+                and container.version
+                and engine.major_of(container.version) != engine.major_of(wanted)
+            ):
+                problems.append(
+                    f"add-on {workload.name}: {engine.name} {container.version} → {wanted} is a "
+                    f"major-version change, which cannot run on the existing data. Migrate with a "
+                    f"dump and restore: keep version {container.version}, take a backup, declare a "
+                    f"new add-on with version {wanted}, restore the backup into it, then move apps"
+                )
+                break
+    if problems:
+        raise PlanError("; ".join(problems))
 
 
 def _by_name(container: LiveContainer) -> str:

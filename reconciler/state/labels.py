@@ -14,4 +14,9 @@ SPEC = "io.reconciler.spec"
 #: Set on a replacement container created under a temporary name; names the container it replaces.
 REPLACES = "io.reconciler.replaces"
 
+#: Add-ons only: engine, version (for major-upgrade checks) and what happens to data on removal.
+ENGINE = "io.reconciler.engine"
+VERSION = "io.reconciler.version"
+DELETION_POLICY = "io.reconciler.deletion-policy"
+
 TEMP_SUFFIX = "--next"

@@ -128,6 +128,10 @@ class LiveContainer:
     revision: str
     spec_doc: str  # the JSON spec label, parsed only when a diff is rendered
     replaces: str | None = None
+    engine: str = ""
+    version: str = ""
+    deletion_policy: str = ""
+    volumes: tuple[str, ...] = ()  # named volumes mounted, from the list payload's Mounts
 
     @property
     def running(self) -> bool:

@@ -1,0 +1,63 @@
+"""Argument parsing for every command; options also read RECONCILER_* environment variables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from reconciler import __version__
+
+
+def _env_default(name: str, fallback: str | None = None) -> str | None:
+    return os.environ.get(f"RECONCILER_{name}", fallback)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--state-dir",
+        default=_env_default("STATE_DIR", ".reconciler"),
+        help="reconciler's own state: credentials, keys (env RECONCILER_STATE_DIR; .reconciler)",
+    )
+    common.add_argument(
+        "--age-identity",
+        default=_env_default("AGE_IDENTITY"),
+        help="age identity file for secrets/*.age (env RECONCILER_AGE_IDENTITY)",
+    )
+    common.add_argument(
+        "--secrets-dir",
+        default=_env_default("SECRETS_DIR"),
+        help="plain directory of secrets, one file per name (env RECONCILER_SECRETS_DIR)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="reconciler", description="GitOps for Docker hosts: make Docker match stack.yaml."
+    )
+    parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_: str, *, path: bool = True) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_, description=help_, parents=[common])
+        if path:
+            cmd.add_argument("path", nargs="?", default=".", help="stack.yaml or its directory")
+        return cmd
+
+    command("validate", "Check the manifests; print every error as FILE:LINE:COL: path: message.")
+    plan = command("plan", "Show what apply would change, in apply order.")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.add_argument("--detailed-exitcode", action="store_true", help="0 none, 2 pending, 1 error")
+    plan.add_argument("--no-prune", action="store_true", help="do not plan deletions")
+    apply = command("apply", "Make Docker match the manifests.")
+    apply.add_argument("--no-prune", action="store_true", help="keep objects no longer declared")
+    status = command("status", "Show each app and add-on: replicas ready, in sync or not.")
+    status.add_argument("--json", action="store_true")
+    down = command("down", "Remove every container and the network of the stack.")
+    down.add_argument("--volumes", action="store_true", help="also remove the stack's volumes")
+    credentials = sub.add_parser(
+        "credentials", help="Print an add-on's credentials and connection URL.", parents=[common]
+    )
+    credentials.add_argument("addon", help="the add-on's name")
+    credentials.add_argument("path", nargs="?", default=".", help="stack.yaml or its directory")
+    credentials.add_argument("--json", action="store_true")
+    schema = command("schema", "Write JSON Schema for manifests into a directory.", path=False)
+    schema.add_argument("--out", default="schemas", help="target directory (default: schemas)")
+    return parser

@@ -1,0 +1,1 @@
+"""Secret material on disk: add-on credentials, age-encrypted or plain secrets, the hash key."""
