@@ -95,10 +95,12 @@ class Engine:
         observed = observe(self.port, desired.stack)
         return Prepared(desired, observed, make_plan(desired, observed, prune=prune))
 
-    def reconcile(self, path: Path, *, prune: bool | None = None) -> Outcome:
+    def reconcile(
+        self, path: Path, *, prune: bool | None = None, revision: str | None = None
+    ) -> Outcome:
         """One full pass; concurrent callers wait their turn instead of applying twice at once."""
         with self._lock:
-            desired = self.desired(path)
+            desired = self.desired(path, revision)
             self.report(f"stack {desired.stack}: revision {desired.revision}")
             pull_failures = self._pull_always(desired)
             observed = observe(self.port, desired.stack)

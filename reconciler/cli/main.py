@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler.cli import daemon_cmds
 from reconciler.cli.parser import build_parser
 from reconciler.plan.status import status_rows, status_text
 from reconciler.state.errors import DockerUnavailable, ManifestErrors, ReconcilerError
@@ -153,6 +154,12 @@ def cmd_credentials(args: argparse.Namespace) -> int:
 
 
 _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": daemon_cmds.cmd_run,
+    "watch": lambda args: daemon_cmds.cmd_watch(args, lambda: _engine(args, _progress())),
+    "token": daemon_cmds.cmd_token,
+    "history": daemon_cmds.cmd_history,
+    "rollback": daemon_cmds.cmd_rollback,
+    "resume": daemon_cmds.cmd_resume,
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,

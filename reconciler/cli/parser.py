@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from reconciler import __version__
 
@@ -58,6 +59,41 @@ def build_parser() -> argparse.ArgumentParser:
     credentials.add_argument("addon", help="the add-on's name")
     credentials.add_argument("path", nargs="?", default=".", help="stack.yaml or its directory")
     credentials.add_argument("--json", action="store_true")
+    _daemon_commands(sub, common)
     schema = command("schema", "Write JSON Schema for manifests into a directory.", path=False)
     schema.add_argument("--out", default="schemas", help="target directory (default: schemas)")
     return parser
+
+
+def _daemon_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    run = sub.add_parser(
+        "run", help="Follow a git branch and keep Docker converged to it.", parents=[common]
+    )
+    run.add_argument(
+        "--repo", default=_env_default("REPO"), help="URL or path (env RECONCILER_REPO)"
+    )
+    run.add_argument("--branch", default=_env_default("BRANCH", "main"))
+    run.add_argument("--path", default=_env_default("PATH", ""), help="directory of stack.yaml")
+    run.add_argument("--listen", default=_env_default("LISTEN", "127.0.0.1:8080"))
+    run.add_argument("--interval", default=_env_default("INTERVAL", "60s"), help="poll interval")
+    watch = sub.add_parser(
+        "watch", help="Apply a local directory on every save (debounced).", parents=[common]
+    )
+    watch.add_argument("path", nargs="?", default=".")
+    watch.add_argument("--debounce", default="500ms")
+    token = sub.add_parser("token", help="Manage API tokens.", parents=[common])
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="Create a token; it is printed once.")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scopes", required=True, help="comma-separated, e.g. apps:read,admin")
+    token_sub.add_parser("list", help="List tokens (never their values).")
+    revoke = token_sub.add_parser("revoke", help="Revoke a token by name.")
+    revoke.add_argument("name")
+    history = sub.add_parser("history", help="List deployments of the daemon.", parents=[common])
+    history.add_argument("--limit", type=int, default=20)
+    history.add_argument("--json", action="store_true")
+    rollback = sub.add_parser(
+        "rollback", help="Pin the daemon to a deployment's revision.", parents=[common]
+    )
+    rollback.add_argument("deployment", type=int)
+    sub.add_parser("resume", help="Unpin: follow the branch again.", parents=[common])

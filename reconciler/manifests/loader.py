@@ -164,7 +164,8 @@ def _merge(
 
 def _validate(parsed: ParsedFile, model: type[M], issues: list[ManifestIssue]) -> M | None:
     if not isinstance(parsed.data, dict):
-        message = f"expected a mapping at the top of the file, got {_describe(parsed.data)}"
+        got = "an empty file" if parsed.data is None else _describe(parsed.data)
+        message = f"expected a mapping at the top of the file, got {got}"
         issues.append(parsed.issue((), message))
         return None
     try:

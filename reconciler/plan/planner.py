@@ -20,6 +20,7 @@ from reconciler.state.model import (
 
 #: Docker itself is already restarting a crashed container; replacing it would only fight that.
 RUNNING_STATES = frozenset({"running", "restarting"})
+WORKLOAD_KINDS = frozenset({Kind.APP.value, Kind.ADDON.value})
 
 
 def make_plan(desired: DesiredStack, observed: Observed, *, prune: bool | None = None) -> Plan:
@@ -49,7 +50,10 @@ def make_plan(desired: DesiredStack, observed: Observed, *, prune: bool | None =
 
     if prune:
         for (kind, owner), leftover in sorted(by_owner.items(), reverse=True):
-            actions.append(_delete_action(Kind(kind), owner, leftover))
+            # A kind label this version does not know (hand-made, or from a newer reconciler):
+            # leave it alone rather than fail the whole plan.
+            if kind in WORKLOAD_KINDS:
+                actions.append(_delete_action(Kind(kind), owner, leftover))
     return Plan(desired.stack, desired.revision, tuple(actions))
 
 
@@ -121,8 +125,9 @@ def plan_workload(
     outdated = [c for c in current if c.spec_hash != workload.spec_hash]
     if outdated:
         changes += field_changes(parse_spec_label(outdated[0].spec_doc), workload.spec_doc)
-        fields = ", ".join(sorted({change.field.split(".")[0] for change in changes})) or "labels"
-        reasons.append(f"spec changed ({fields})")
+        fields = ", ".join(sorted({change.field.split(".")[0] for change in changes}))
+        # Same fields, other hash: a secret value changed (only its keyed digest is hashed).
+        reasons.append(f"spec changed ({fields or 'secret values or hash label'})")
         replace = True
     image_id = observed.image_id(workload.replicas[0].image) if workload.replicas else None
     moved = [c for c in current if c not in outdated and image_id and c.image_id != image_id]
@@ -135,10 +140,11 @@ def plan_workload(
         states = ", ".join(f"{c.name} is {c.state}" for c in stopped)
         reasons.append(f"not running ({states})")
         replace = True
+    live_replicas = len({c.name for c in live if c.replaces is None})
     scale_reason = _scale_reason(workload, live, wanted)
     if scale_reason:
         reasons.append(scale_reason)
-        changes.append(FieldChange("replicas", len(current), len(workload.replicas)))
+        changes.append(FieldChange("replicas", live_replicas, len(workload.replicas)))
     if not reasons:
         return None
     if replace:
@@ -160,4 +166,4 @@ def _scale_reason(workload: Workload, live: tuple[LiveContainer, ...], wanted: s
     extra = sorted(names - wanted)
     if not missing and not extra:
         return ""
-    return f"replicas {len(names & wanted) + len(extra)} → {len(workload.replicas)}"
+    return f"replicas {len(names)} → {len(workload.replicas)}"

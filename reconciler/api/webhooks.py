@@ -1,0 +1,92 @@
+"""Signed git webhooks: verify before parsing, dedupe deliveries, trigger one fetch-and-apply."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from reconciler.api.errors import error_response
+from reconciler.api.keys import DAEMON
+from reconciler.daemon.signatures import PROVIDERS, describe, pushed_branch, verify
+from reconciler.store.db import Database
+
+log = logging.getLogger("reconciler.webhooks")
+MAX_BODY = 1024 * 1024
+DEDUPE_WINDOW = timedelta(hours=24)
+
+
+def webhook_secret(provider: str) -> bytes:
+    """Per-provider secret, else the shared one; from the environment or a file it names."""
+    for name in (f"RECONCILER_WEBHOOK_SECRET_{provider.upper()}", "RECONCILER_WEBHOOK_SECRET"):
+        if os.environ.get(name):
+            return os.environ[name].encode()
+        path = os.environ.get(f"{name}_FILE")
+        if path:
+            try:
+                return Path(path).read_bytes().strip()
+            except OSError:
+                log.error("webhook secret file %s cannot be read", path)
+    return b""
+
+
+async def _read_limited(request: web.Request) -> bytes | None:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return None
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body.extend(chunk)
+        if len(body) > MAX_BODY:
+            return None
+    return bytes(body)
+
+
+def _seen_before(db: Database, provider: str, delivery_id: str) -> bool:
+    now = datetime.now(UTC)
+    cutoff = (now - DEDUPE_WINDOW).isoformat()
+    with db.transaction() as conn:
+        conn.execute("DELETE FROM webhook_deliveries WHERE received_at < ?", (cutoff,))
+        inserted = conn.execute(
+            "INSERT OR IGNORE INTO webhook_deliveries (delivery_id, provider, received_at) "
+            "VALUES (?, ?, ?)",
+            (f"{provider}:{delivery_id}", provider, now.isoformat()),
+        ).rowcount
+    return inserted == 0
+
+
+async def handle_webhook(request: web.Request) -> web.Response:
+    provider = request.match_info["provider"]
+    if provider not in PROVIDERS:
+        return error_response(404, f"unknown webhook provider {provider!r}")
+    body = await _read_limited(request)
+    if body is None:
+        return error_response(413, f"webhook bodies are limited to {MAX_BODY} bytes")
+    daemon = request.app[DAEMON]
+    peer = request.remote or "?"
+    if not verify(provider, webhook_secret(provider), request.headers, body):
+        daemon.audit(
+            "webhook.rejected", f"{provider} webhook with a bad or missing signature", peer
+        )
+        return error_response(401, "invalid or missing webhook signature")
+    delivery = describe(provider, request.headers)
+    if delivery.event == "ping":
+        return web.json_response({"status": "pong"})
+    if delivery.delivery_id and _seen_before(daemon.db, provider, delivery.delivery_id):
+        return web.json_response({"status": "duplicate", "delivery": delivery.delivery_id})
+    if delivery.event != "push":
+        return web.json_response({"status": "ignored", "reason": f"event {delivery.event!r}"})
+    try:
+        payload = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return error_response(400, "the webhook body is not JSON")
+    branch = pushed_branch(payload)
+    if branch is not None and branch != daemon.branch:
+        return web.json_response({"status": "ignored", "reason": f"push to branch {branch!r}"})
+    # The payload is only a hint: the pass fetches and trusts nothing but the repository.
+    daemon.audit("webhook.accepted", f"{provider} push", peer)
+    daemon.queue.submit("webhook")
+    return web.json_response({"status": "queued"}, status=202)

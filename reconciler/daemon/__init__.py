@@ -1,0 +1,1 @@
+"""The long-running reconciler: git sync, triggers, drift healing, deployment history."""

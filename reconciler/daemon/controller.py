@@ -1,0 +1,128 @@
+"""One reconcile of the daemon: fetch (unless pinned), validate, plan, apply, record.
+
+A commit that does not validate is refused whole and the last good revision stays checked out,
+so drift repairs and restarts keep converging to what was last accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.engine import Engine, Outcome
+from reconciler.gitsync.repo import GitMirror, Revision
+from reconciler.plan.render import plan_to_dict
+from reconciler.state.errors import GitSyncError, ManifestErrors, ReconcilerError
+from reconciler.store.db import Database
+from reconciler.store.deployments import DeploymentLog
+
+log = logging.getLogger("reconciler.daemon")
+
+LAST_GOOD = "last_good_revision"
+PINNED = "pinned_revision"
+GIT_ERROR = "git_error"
+FETCHING_TRIGGERS = frozenset({"poll", "webhook", "api", "startup", "resume"})
+
+
+@dataclass(frozen=True)
+class PassResult:
+    deployment_id: int | None
+    status: str
+    revision: str
+
+
+class Controller:
+    def __init__(self, engine: Engine, mirror: GitMirror, db: Database) -> None:
+        self.engine = engine
+        self.mirror = mirror
+        self.db = db
+        self.deployments = DeploymentLog(db)
+        self.self_heal = True
+        self.stack = ""  # known after the first pass that loads the manifests
+        self.last_pass: PassResult | None = None
+        self.busy = threading.Event()
+
+    def run_pass(self, trigger: str) -> PassResult:
+        self.busy.set()
+        try:
+            result = self._run_pass(trigger)
+        finally:
+            self.busy.clear()
+        self.last_pass = result
+        return result
+
+    def _run_pass(self, trigger: str) -> PassResult:
+        revision = self._revision(trigger)
+        if revision is None:
+            return PassResult(None, "failed", "")
+        deployment = self.deployments.start(
+            self.stack, revision.sha, revision.subject, revision.author, trigger
+        )
+        try:
+            outcome = self.engine.reconcile(self.mirror.manifest_dir, revision=revision.sha)
+        except ManifestErrors as e:
+            errors = [issue.render() for issue in e.issues]
+            self.deployments.finish(deployment, "refused", [], errors)
+            log.warning("revision %s refused: %d manifest error(s)", revision.sha[:12], len(errors))
+            self._restore_last_good()
+            return PassResult(deployment, "refused", revision.sha)
+        except ReconcilerError as e:
+            self.deployments.finish(deployment, "failed", [], [str(e)])
+            log.error("reconcile of %s failed: %s", revision.sha[:12], e)
+            return PassResult(deployment, "failed", revision.sha)
+        status = _status(outcome)
+        self.stack = outcome.prepared.desired.stack
+        self.deployments.finish(
+            deployment, status, _actions(outcome), _errors(outcome), stack=self.stack
+        )
+        if status in ("succeeded", "noop"):
+            self.db.set_meta(LAST_GOOD, revision.sha)
+        log.info("deployment %d %s at %s (%s)", deployment, status, revision.sha[:12], trigger)
+        return PassResult(deployment, status, revision.sha)
+
+    def _revision(self, trigger: str) -> Revision | None:
+        pinned = self.db.get_meta(PINNED)
+        try:
+            if pinned:
+                return self.mirror.checkout(pinned)
+            if trigger in FETCHING_TRIGGERS or self.mirror.current() is None:
+                revision = self.mirror.sync()
+                self.db.set_meta(GIT_ERROR, None)
+                return revision
+            return self.mirror.current()
+        except GitSyncError as e:
+            # Degraded, not down: keep converging to what is checked out, and say why.
+            self.db.set_meta(GIT_ERROR, str(e))
+            log.warning("git sync failed, keeping the last good revision: %s", e)
+            return self.mirror.current()
+
+    def _restore_last_good(self) -> None:
+        last_good = self.db.get_meta(LAST_GOOD)
+        if last_good:
+            try:
+                self.mirror.checkout(last_good)
+            except GitSyncError as e:
+                log.error("cannot check out the last good revision %s: %s", last_good[:12], e)
+
+
+def _status(outcome: Outcome) -> str:
+    if not outcome.result.converged:
+        return "failed"
+    return "noop" if outcome.prepared.plan.empty else "succeeded"
+
+
+def _actions(outcome: Outcome) -> list[dict[str, Any]]:
+    actions: list[dict[str, Any]] = plan_to_dict(outcome.prepared.plan)["actions"]
+    for action in actions:
+        name = action["name"]
+        failure = outcome.result.failures.get(name)
+        action["result"] = "failed" if failure else "succeeded"
+        if failure:
+            action["error"] = failure
+    return actions
+
+
+def _errors(outcome: Outcome) -> list[str]:
+    return [f"{name}: {reason}" for name, reason in sorted(outcome.result.failures.items())]

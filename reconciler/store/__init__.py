@@ -1,0 +1,1 @@
+"""The state database (SQLite): deployments, webhook deliveries, pins and other records."""
