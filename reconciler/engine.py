@@ -69,7 +69,14 @@ class Engine:
     def inputs(self, root: Path) -> BuildInputs:
         state_dir = self.settings.state_dir
         secrets = FileSecrets(root, self.settings.age_identity, self.settings.secrets_dir)
-        return BuildInputs(self.credentials, secrets, os.environ, lambda: hash_key(state_dir))
+        return BuildInputs(
+            self.credentials,
+            secrets,
+            os.environ,
+            lambda: hash_key(state_dir),
+            root=root,
+            files_dir=state_dir / "files",
+        )
 
     def desired(self, path: Path, revision: str | None = None) -> DesiredStack:
         root, _ = resolve_root(path)

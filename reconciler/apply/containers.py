@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Callable
 
+from reconciler.apply.files import materialize
 from reconciler.apply.health import UnhealthyError, wait_healthy
 from reconciler.desired.build import spec_document
 from reconciler.observed.port import DockerPort
@@ -111,13 +112,15 @@ class WorkloadRunner:
                 self.port.remove(temp.name)
         return current
 
+    def _create(self, spec: ContainerSpec, name: str, container_labels_: dict[str, str]) -> None:
+        materialize(spec.files)
+        self.port.create_container(spec, name, container_labels_)
+
     def _create_and_start(self, workload: Workload, specs: list[ContainerSpec]) -> None:
         """Start missing replicas together (nothing runs yet to protect), then wait for each."""
         for spec in specs:
             self.report(f"{workload.name}: creating {spec.name}")
-            self.port.create_container(
-                spec, spec.name, container_labels(spec, workload, self.revision)
-            )
+            self._create(spec, spec.name, container_labels(spec, workload, self.revision))
             self.port.start(spec.name)
         for spec in specs:
             wait_healthy(self.port, spec.name, spec)
@@ -128,7 +131,7 @@ class WorkloadRunner:
         new_labels = {**container_labels(spec, workload, self.revision), labels.REPLACES: old.name}
         start_first = workload.update is UpdateStrategy.ROLLING and not _fixed_host_ports(spec)
         self.report(f"{workload.name}: replacing {old.name} ({workload.update.value})")
-        self.port.create_container(spec, temp, new_labels)
+        self._create(spec, temp, new_labels)
         if not start_first and old.state == "running":
             self.port.stop(old.name, STOP_TIMEOUT)
         try:

@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler.addons.spec import Credentials
 from reconciler.desired.addons import AddonPlan, connection_env, resolve_addon
+from reconciler.desired.files import repo_files
 from reconciler.desired.inputs import BuildInputs, UnresolvedReference, resolve_references
 from reconciler.desired.ordering import dependency_order
 from reconciler.desired.units import memory_bytes, nano_cpus, port_binding, seconds
@@ -77,6 +78,7 @@ def build_desired(
         volumes=tuple(volumes),
         workloads=tuple(workloads[name] for name in dependency_order(graph)),
         prune=stack.settings.prune,
+        self_heal=stack.settings.self_heal,
     )
 
 
@@ -152,6 +154,7 @@ def _app_workload(
     origins: Origins | None,
 ) -> Workload:
     env, secret_env = _app_env(name, app, addons, inputs, issues, origins)
+    files = repo_files(name, app, inputs, issues, origins)
     template = ContainerSpec(
         stack=stack,
         kind=Kind.APP,
@@ -173,6 +176,7 @@ def _app_workload(
         alias=name,
         pull=PullPolicy(app.pull),
         secret_env=secret_env,
+        files=files,
     )
     depends = tuple(dict.fromkeys([*app.depends_on, *app.addons]))
     return _workload(
@@ -231,4 +235,5 @@ def spec_document(spec: ContainerSpec) -> dict[str, Any]:
             else None
         ),
         "pull": spec.pull.value,
+        "files": {mount.target: mount.digest for mount in spec.files},
     }

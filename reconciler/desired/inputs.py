@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from reconciler.addons.spec import Credentials
@@ -38,6 +39,9 @@ class BuildInputs:
     #: Keys the digest of secret values, so the visible hash reveals nothing guessable.
     #: A callable, so hosts whose stacks hold no secret never create a key file.
     hash_key: Callable[[], bytes] = bytes
+    #: The repository checkout (for `files:`) and where content-addressed copies are kept.
+    root: Path | None = None
+    files_dir: Path | None = None
 
 
 class UnresolvedReference(Exception):

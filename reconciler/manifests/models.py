@@ -58,7 +58,8 @@ def _env_scalar(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str | int | float):
         return str(value)
-    raise ValueError("must be a string, number or boolean")
+    got = {dict: "a mapping", list: "a list", type(None): "an empty value"}.get(type(value))
+    raise ValueError(f"expected a string, number or boolean, got {got or type(value).__name__}")
 
 
 EnvValue = Annotated[
@@ -96,7 +97,26 @@ def _publish_entry(entry: str) -> str:
     return entry
 
 
-PublishEntry = Annotated[str, AfterValidator(_publish_entry)]
+def _port_number_as_text(value: Any) -> Any:
+    # `publish: [8080]` means what "8080" means: that container port on a random host port.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+PublishEntry = Annotated[
+    str,
+    AfterValidator(_publish_entry),
+    BeforeValidator(_port_number_as_text, json_schema_input_type=str | int),
+]
+
+
+def _repo_path(value: str) -> str:
+    parts = value.split("/")
+    if value.startswith("/") or ".." in parts or not value.strip() or "\0" in value:
+        raise ValueError(f"{value!r} must be a relative path inside the repository")
+    return value
+
+
+RepoPath = Annotated[str, AfterValidator(_repo_path)]
 
 
 class _Model(BaseModel):
@@ -151,6 +171,10 @@ class App(_Model):
     environment: Literal["development", "staging", "production"] = "production"
     update: Literal["rolling", "recreate"] = "rolling"
     pull: Literal["missing", "always"] = "missing"
+    files: dict[Annotated[str, StringConstraints(pattern=r"^/")], RepoPath] = Field(
+        default_factory=dict,
+        description="Container path → repository file, mounted read-only; edits restart the app.",
+    )
 
     @classmethod
     def _publish_format(cls, value: list[str]) -> list[str]:
@@ -168,6 +192,9 @@ class App(_Model):
 
 class Settings(_Model):
     prune: bool = Field(default=True, description="Remove managed objects no longer declared.")
+    self_heal: bool = Field(
+        default=True, description="Repair drift (the daemon); false only reports it."
+    )
     images: dict[str, ImageRef] = Field(
         default_factory=dict, description="Per-engine image repository override (mirrors)."
     )

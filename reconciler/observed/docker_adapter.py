@@ -165,8 +165,11 @@ class DockerSdkPort:
         host_config = self._api.create_host_config(
             port_bindings=bindings or None,
             mounts=[
-                Mount(m.target, m.volume, type="volume", read_only=m.read_only)
-                for m in spec.volumes
+                *(
+                    Mount(m.target, m.volume, type="volume", read_only=m.read_only)
+                    for m in spec.volumes
+                ),
+                *(Mount(f.target, f.source, type="bind", read_only=True) for f in spec.files),
             ]
             or None,
             nano_cpus=spec.nano_cpus,

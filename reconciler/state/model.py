@@ -54,6 +54,16 @@ class VolumeMount:
 
 
 @dataclass(frozen=True)
+class FileMount:
+    """A repository file mounted read-only; `source` is a content-addressed copy of `origin`."""
+
+    target: str
+    origin: str  # absolute path of the file in the checkout
+    source: str  # absolute path of the copy named by its digest (stable across checkouts)
+    digest: str
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """Everything that defines one container; its hash decides whether a live one is current."""
 
@@ -75,6 +85,7 @@ class ContainerSpec:
     pull: PullPolicy = PullPolicy.MISSING
     #: Env keys whose values are secrets: masked in labels, plans and logs.
     secret_env: frozenset[str] = frozenset()
+    files: tuple[FileMount, ...] = ()
 
     @property
     def name(self) -> str:
@@ -106,6 +117,7 @@ class DesiredStack:
     volumes: tuple[str, ...]
     workloads: tuple[Workload, ...]
     prune: bool = True
+    self_heal: bool = True
 
     def workload(self, name: str) -> Workload | None:
         return next((w for w in self.workloads if w.name == name), None)
