@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from aiohttp import web
@@ -12,14 +13,14 @@ from reconciler.api.auth import requires
 from reconciler.api.errors import error_response
 from reconciler.api.keys import DAEMON
 from reconciler.api.listing import paginate
-from reconciler.daemon.controller import GIT_ERROR, LAST_GOOD, PINNED
+from reconciler.daemon.controller import GIT_ERROR, LAST_GOOD, LAST_RECONCILE, PINNED
 from reconciler.plan.render import plan_to_dict
 from reconciler.plan.status import status_rows
 
 
 async def health(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
-    last = daemon.controller.deployments.list(limit=1)
+    last = daemon.db.get_meta(LAST_RECONCILE)
     git_error = daemon.db.get_meta(GIT_ERROR)
     return web.json_response(
         {
@@ -28,7 +29,7 @@ async def health(request: web.Request) -> web.Response:
             "revision": daemon.db.get_meta(LAST_GOOD),
             "pinned": daemon.db.get_meta(PINNED),
             "reason": git_error,
-            "lastReconcile": last[0].to_dict() if last else None,
+            "lastReconcile": json.loads(last) if last else None,
         }
     )
 

@@ -6,6 +6,7 @@ so drift repairs and restarts keep converging to what was last accepted.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -16,13 +17,16 @@ from reconciler.gitsync.repo import GitMirror, Revision
 from reconciler.plan.render import plan_to_dict
 from reconciler.state.errors import GitSyncError, ManifestErrors, ReconcilerError
 from reconciler.store.db import Database
-from reconciler.store.deployments import DeploymentLog
+from reconciler.store.deployments import DeploymentLog, now
 
 log = logging.getLogger("reconciler.daemon")
 
 LAST_GOOD = "last_good_revision"
 PINNED = "pinned_revision"
 GIT_ERROR = "git_error"
+LAST_REFUSED = "last_refused_revision"
+LAST_RECONCILE = "last_reconcile"
+QUIET_TRIGGERS = frozenset({"poll", "drift"})
 FETCHING_TRIGGERS = frozenset({"poll", "webhook", "api", "startup", "resume"})
 
 
@@ -55,6 +59,9 @@ class Controller:
 
     def _run_pass(self, trigger: str) -> PassResult:
         revision = self._revision(trigger)
+        if revision is not None and revision.sha == self.db.get_meta(LAST_REFUSED):
+            # Refused once is enough: keep converging to the last good revision, quietly.
+            revision = self._restore_last_good()
         if revision is None:
             return PassResult(None, "failed", "")
         deployment = self.deployments.start(
@@ -65,6 +72,7 @@ class Controller:
         except ManifestErrors as e:
             errors = [issue.render() for issue in e.issues]
             self.deployments.finish(deployment, "refused", [], errors)
+            self.db.set_meta(LAST_REFUSED, revision.sha)
             log.warning("revision %s refused: %d manifest error(s)", revision.sha[:12], len(errors))
             self._restore_last_good()
             return PassResult(deployment, "refused", revision.sha)
@@ -74,6 +82,17 @@ class Controller:
             return PassResult(deployment, "failed", revision.sha)
         status = _status(outcome)
         self.stack = outcome.prepared.desired.stack
+        self.self_heal = outcome.prepared.desired.self_heal
+        self.db.set_meta(
+            LAST_RECONCILE,
+            json.dumps(
+                {"at": now(), "status": status, "trigger": trigger, "revision": revision.sha}
+            ),
+        )
+        if status == "noop" and trigger in QUIET_TRIGGERS:
+            # A routine check that changed nothing is not a deployment; history stays readable.
+            self.deployments.discard(deployment)
+            return PassResult(None, status, revision.sha)
         self.deployments.finish(
             deployment, status, _actions(outcome), _errors(outcome), stack=self.stack
         )
@@ -98,13 +117,15 @@ class Controller:
             log.warning("git sync failed, keeping the last good revision: %s", e)
             return self.mirror.current()
 
-    def _restore_last_good(self) -> None:
+    def _restore_last_good(self) -> Revision | None:
         last_good = self.db.get_meta(LAST_GOOD)
-        if last_good:
-            try:
-                self.mirror.checkout(last_good)
-            except GitSyncError as e:
-                log.error("cannot check out the last good revision %s: %s", last_good[:12], e)
+        if not last_good:
+            return None
+        try:
+            return self.mirror.checkout(last_good)
+        except GitSyncError as e:
+            log.error("cannot check out the last good revision %s: %s", last_good[:12], e)
+            return None
 
 
 def _status(outcome: Outcome) -> str:

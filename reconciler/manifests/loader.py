@@ -35,6 +35,17 @@ EXPECTED_TYPES = {
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
 }
+#: Messages for pydantic's bound errors, formatted with the error's ctx and `got`.
+BOUNDS = {
+    "greater_than_equal": "must be at least {ge}, got {got}",
+    "less_than_equal": "must be at most {le}, got {got}",
+    "greater_than": "must be more than {gt}, got {got}",
+    "less_than": "must be less than {lt}, got {got}",
+    "too_short": "must have at least {min_length} item(s)",
+    "too_long": "must have at most {max_length} item(s)",
+    "string_too_long": "must be at most {max_length} characters long",
+    "string_too_short": "must be at least {min_length} characters long",
+}
 
 
 @dataclass(frozen=True)
@@ -205,6 +216,8 @@ def _issue_from_error(parsed: ParsedFile, model: type[BaseModel], error: Any) ->
         message = f"expected {EXPECTED_TYPES[kind]}, got {_describe(value)}"
     elif kind == "literal_error":
         message = f"expected {error['ctx']['expected']}, got {_describe(value)}"
+    elif kind in BOUNDS:
+        message = BOUNDS[kind].format(**(error.get("ctx") or {}), got=_describe(value))
     return parsed.issue(path, message, key=on_key)
 
 

@@ -74,6 +74,9 @@ class DeploymentLog:
             (status, now(), json.dumps(actions), json.dumps(errors), stack, deployment_id),
         )
 
+    def discard(self, deployment_id: int) -> None:
+        self.db.execute("DELETE FROM deployments WHERE id = ?", (deployment_id,))
+
     def get(self, deployment_id: int) -> Deployment | None:
         rows = self.db.query("SELECT * FROM deployments WHERE id = ?", (deployment_id,))
         return _from_row(rows[0]) if rows else None
