@@ -79,15 +79,10 @@ class Daemon:
         self.queue = TriggerQueue(self._run_pass)
         self.started_at = time.time()
         self._stop = threading.Event()
-        self._quiet_until = 0.0
 
     async def _run_pass(self, trigger: str) -> PassResult:
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(None, self.controller.run_pass, trigger)
-        finally:
-            # Our own stops and removals echo back as events; they are not drift.
-            self._quiet_until = time.monotonic() + DRIFT_DEBOUNCE_SECONDS
+        return await loop.run_in_executor(None, self.controller.run_pass, trigger)
 
     def audit(self, action: str, detail: str, source: str, actor: str = "") -> None:
         self.audit_log.record(action, detail, source, actor)
@@ -103,8 +98,8 @@ class Daemon:
         pending = asyncio.Event()
 
         def on_event(event: ContainerEvent) -> None:
-            if self.controller.busy.is_set() or time.monotonic() < self._quiet_until:
-                return
+            # Our own stops and removals echo back too; the pass they cause finds nothing to
+            # do and leaves no record, which is cheaper than risking a missed real drift.
             log.info("drift: %s %s (%s)", event.container, event.action, event.owner)
             loop.call_soon_threadsafe(pending.set)
 
@@ -123,7 +118,7 @@ class Daemon:
             stack = self.controller.stack
             if not stack:
                 self._stop.wait(1.0)
-        follow_events(stack, on_event, self._stop)
+        follow_events(stack, on_event, self._stop, since=self.started_at)
 
     def stop(self) -> None:
         self._stop.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,12 +23,17 @@ class ContainerEvent:
 
 
 def follow_events(
-    stack: str, on_event: Callable[[ContainerEvent], None], stop: threading.Event
+    stack: str,
+    on_event: Callable[[ContainerEvent], None],
+    stop: threading.Event,
+    since: float | None = None,
 ) -> None:
     """Block, calling `on_event` for drift-relevant events, until `stop` is set.
 
-    Reconnects after the engine restarts; returns only when asked to stop.
+    Starts from `since` (so nothing between start-up and connecting is missed) and resumes from
+    the last event seen after the engine restarts; returns only when asked to stop.
     """
+    last_seen = since if since is not None else time.time()
     import docker
     import docker.errors
     import requests.exceptions
@@ -38,10 +44,11 @@ def follow_events(
                 version="1.41", timeout=None, **docker.utils.kwargs_from_env()
             )
             filters = {"type": ["container"], "label": [f"{labels.STACK}={stack}"]}
-            stream = client.events(filters=filters, decode=True)
+            stream = client.events(since=int(last_seen), filters=filters, decode=True)
             stopper = threading.Thread(target=_close_on_stop, args=(stop, stream), daemon=True)
             stopper.start()
             for event in stream:
+                last_seen = max(last_seen, float(event.get("time") or last_seen))
                 _dispatch(event, on_event)
                 if stop.is_set():
                     break
