@@ -27,6 +27,7 @@ GIT_ERROR = "git_error"
 LAST_REFUSED = "last_refused_revision"
 LAST_RECONCILE = "last_reconcile"
 QUIET_TRIGGERS = frozenset({"poll", "drift"})
+HISTORY_LIMIT = 1000
 FETCHING_TRIGGERS = frozenset({"poll", "webhook", "api", "startup", "resume"})
 
 
@@ -98,6 +99,7 @@ class Controller:
         )
         if status in ("succeeded", "noop"):
             self.db.set_meta(LAST_GOOD, revision.sha)
+        self.deployments.prune(keep=HISTORY_LIMIT)
         log.info("deployment %d %s at %s (%s)", deployment, status, revision.sha[:12], trigger)
         return PassResult(deployment, status, revision.sha)
 
