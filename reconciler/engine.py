@@ -19,7 +19,7 @@ from reconciler.manifests.loader import resolve_root
 from reconciler.observed.observe import observe
 from reconciler.observed.port import DockerPort
 from reconciler.plan.model import Plan
-from reconciler.plan.planner import make_plan
+from reconciler.plan.planner import check_mass_deletion, make_plan
 from reconciler.secrets.credentials import CredentialStore, hash_key
 from reconciler.secrets.sources import FileSecrets
 from reconciler.state.errors import ReconcilerError
@@ -103,7 +103,12 @@ class Engine:
         return Prepared(desired, observed, make_plan(desired, observed, prune=prune))
 
     def reconcile(
-        self, path: Path, *, prune: bool | None = None, revision: str | None = None
+        self,
+        path: Path,
+        *,
+        prune: bool | None = None,
+        revision: str | None = None,
+        allow_mass_deletion: bool = False,
     ) -> Outcome:
         """One full pass; concurrent callers wait their turn instead of applying twice at once."""
         with self._lock:
@@ -112,6 +117,8 @@ class Engine:
             pull_failures = self._pull_always(desired)
             observed = observe(self.port, desired.stack)
             plan = make_plan(desired, observed, prune=prune)
+            allowed = allow_mass_deletion or desired.allow_mass_deletion
+            check_mass_deletion(plan, observed, allowed=allowed)
             prepared = Prepared(desired, observed, plan)
             if plan.empty and not pull_failures:
                 return Outcome(prepared)

@@ -52,8 +52,11 @@ def apply_plan(
             return result
     converging = [a for a in work if a.action is not ActionType.DELETE]
     _run_in_dependency_order(converging, runner, result, report, parallelism)
-    for action in (a for a in work if a.action is ActionType.DELETE):
-        _run_one(action, runner, result, report)
+    deletes = [a for a in work if a.action is ActionType.DELETE]
+    if deletes:
+        # Nothing depends on what is being removed, so removals run side by side.
+        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="delete") as pool:
+            list(pool.map(lambda action: _run_one(action, runner, result, report), deletes))
     return result
 
 

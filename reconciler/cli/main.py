@@ -92,7 +92,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     report = _progress()
     engine = _engine(args, report)
-    outcome = engine.reconcile(Path(args.path), prune=False if args.no_prune else None)
+    outcome = engine.reconcile(
+        Path(args.path),
+        prune=False if args.no_prune else None,
+        allow_mass_deletion=args.allow_mass_deletion,
+    )
     plan = outcome.prepared.plan
     if plan.empty and outcome.result.converged:
         print(plan_to_text(plan))

@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--no-prune", action="store_true", help="do not plan deletions")
     apply = command("apply", "Make Docker match the manifests.")
     apply.add_argument("--no-prune", action="store_true", help="keep objects no longer declared")
+    apply.add_argument(
+        "--allow-mass-deletion",
+        action="store_true",
+        help="allow deleting more than half of the managed workloads (or all of them)",
+    )
     status = command("status", "Show each app and add-on: replicas ready, in sync or not.")
     status.add_argument("--json", action="store_true")
     down = command("down", "Remove every container and the network of the stack.")

@@ -15,7 +15,7 @@ from typing import Any
 from reconciler.engine import Engine, Outcome
 from reconciler.gitsync.repo import GitMirror, Revision
 from reconciler.plan.render import plan_to_dict
-from reconciler.state.errors import GitSyncError, ManifestErrors, ReconcilerError
+from reconciler.state.errors import GitSyncError, ManifestErrors, PlanError, ReconcilerError
 from reconciler.store.db import Database
 from reconciler.store.deployments import DeploymentLog, now
 
@@ -76,6 +76,11 @@ class Controller:
             self.db.set_meta(LAST_REFUSED, revision.sha)
             log.warning("revision %s refused: %d manifest error(s)", revision.sha[:12], len(errors))
             self._restore_last_good()
+            return PassResult(deployment, "refused", revision.sha)
+        except PlanError as e:
+            # Guards (mass deletion, major upgrades) refuse the whole pass: nothing was changed.
+            self.deployments.finish(deployment, "refused", [], [str(e)])
+            log.warning("revision %s refused: %s", revision.sha[:12], e)
             return PassResult(deployment, "refused", revision.sha)
         except ReconcilerError as e:
             self.deployments.finish(deployment, "failed", [], [str(e)])

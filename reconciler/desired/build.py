@@ -79,6 +79,7 @@ def build_desired(
         workloads=tuple(workloads[name] for name in dependency_order(graph)),
         prune=stack.settings.prune,
         self_heal=stack.settings.self_heal,
+        allow_mass_deletion=stack.settings.allow_mass_deletion,
     )
 
 

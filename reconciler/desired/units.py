@@ -31,15 +31,17 @@ def nano_cpus(quantity: str) -> int:
 
 
 def memory_bytes(quantity: str) -> int:
+    """'512Mi' → 536_870_912; '64M' → 64_000_000; '1024' → 1024."""
     match = re.fullmatch(r"(\d+)([A-Za-z]*)", quantity)
-    if match is None:
+    if match is None or match.group(2) not in _MEMORY_FACTORS:
         raise ValueError(f"not a memory quantity: {quantity!r}")
     return int(match.group(1)) * _MEMORY_FACTORS[match.group(2)]
 
 
 def seconds(duration: str) -> float:
-    """'1m30s' → 90.0; '500ms' → 0.5."""
-    return sum(int(n) * _DURATION_FACTORS[unit] for n, unit in _DURATION_PART.findall(duration))
+    """'1m30s' → 90.0; '500ms' → 0.5. Text that holds no duration counts as 0 (manifests are
+    validated before; `reconciler run --interval` relies on the 0 to refuse the value)."""
+    return float(sum(int(n) * _DURATION_FACTORS[u] for n, u in _DURATION_PART.findall(duration)))
 
 
 def port_binding(entry: str) -> PortBinding:

@@ -18,7 +18,9 @@ _MISSING_REF = re.compile(r"couldn't find remote ref", re.I)
 _TIMEOUT = re.compile(r"did not complete in|timed out", re.I)
 _AUTH = re.compile(
     r"authentication failed|could not read (username|password)|terminal prompts disabled"
-    r"|permission denied|returned error: 40[13]|access denied|invalid (username|credentials)"
+    # ssh's "Permission denied (publickey)", not a local file that cannot be written.
+    r"|permission denied( \(|, please)|returned error: 40[13]|access denied"
+    r"|invalid (username|credentials)"
     r"|unprotected private key|load key|no such identity|askpass",
     re.I,
 )
@@ -50,9 +52,18 @@ def detail(error: GitCommandError, secrets: tuple[str | None, ...] = ()) -> str:
 
 
 def fetch_failure(
-    error: GitCommandError, *, url: str, branch: str, secrets: tuple[str | None, ...]
+    error: GitCommandError,
+    *,
+    url: str,
+    branch: str,
+    secrets: tuple[str | None, ...],
+    auth_hint: str | None = None,
 ) -> GitSyncError:
-    """The error for a failed fetch of `branch` from `url` (a URL already free of secrets)."""
+    """The error for a failed fetch of `branch` from `url` (a URL already free of secrets).
+
+    `auth_hint` replaces git's own words when a credential is rejected: git can only say that
+    it failed, while the caller may know why (no token was configured, say).
+    """
     stderr = stderr_of(error)
     if _MISSING_REF.search(stderr):
         return GitSyncError(f"branch '{branch}' does not exist in {url}")
@@ -60,7 +71,7 @@ def fetch_failure(
         return GitSyncError(f"cannot reach {url}: timed out")
     why = detail(error, secrets)
     if _AUTH.search(stderr):
-        return GitSyncError(f"authentication failed for {url}: {why}")
+        return GitSyncError(f"authentication failed for {url}: {auth_hint or why}")
     return GitSyncError(f"cannot reach {url}: {why}")
 
 

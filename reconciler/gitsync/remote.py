@@ -129,6 +129,15 @@ def credential_env(
         yield env
 
 
+def missing_credential(remote: Remote, token: str | None, token_env: str) -> str | None:
+    """Why no credential was offered to `remote`, when that explains an authentication failure."""
+    if remote.transport is not Transport.HTTP or remote.password is not None:
+        return None
+    if not remote.secure:
+        return "a token is only ever sent over https" if token else "no credential given"
+    return None if token else f"no token given (${token_env} is not set)"
+
+
 def ssh_command(ssh_key: Path | None) -> str:
     """The ssh command line git should use: never prompts, pins host keys on first contact."""
     args = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new"]
@@ -140,7 +149,8 @@ def ssh_command(ssh_key: Path | None) -> str:
 def _config_env(key: str, value: str) -> dict[str, str]:
     """One git config setting passed through the environment, after any the caller already set.
 
-    Unlike `-c`, this keeps settings out of the argument list, which other users can read.
+    The environment rather than `-c`, so that everything credential-related stays in the one
+    mapping `credential_env` hands to the git command.
     """
     try:
         count = int(os.environ.get("GIT_CONFIG_COUNT", "0"))

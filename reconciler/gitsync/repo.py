@@ -22,7 +22,12 @@ from git.exc import GitCommandError, GitError, InvalidGitRepositoryError, NoSuch
 
 from reconciler.gitsync.failures import command_failure, fetch_failure
 from reconciler.gitsync.lock import exclusive, remove_stale_git_locks
-from reconciler.gitsync.remote import credential_env, parse_remote, read_token
+from reconciler.gitsync.remote import (
+    credential_env,
+    missing_credential,
+    parse_remote,
+    read_token,
+)
 from reconciler.state.errors import GitSyncError
 
 GIT_TIMEOUT_S = 120.0
@@ -115,8 +120,9 @@ def _git(repo: git.Repo, *args: str, env: dict[str, str] | None = None) -> str:
 class GitMirror:
     """A working copy of one branch of a remote repository, checked out at an exact commit.
 
-    Calls are serialized within the process, and an flock on the directory keeps two
-    processes from running git in it at once.
+    "Cloning" is `git init` plus the same fetch every later sync does, so a first sync that
+    fails halfway needs no special cleanup. sync() and checkout() are serialized within the
+    process, and an flock on the directory keeps two processes from running git in it at once.
     """
 
     def __init__(self, source: GitSource, workdir: Path) -> None:
@@ -167,14 +173,14 @@ class GitMirror:
         """The commit checked out now, without fetching; None before the first good sync."""
         if not (self._workdir / ".git").is_dir():
             return None
-        with self._lock:
-            try:
-                with git.Repo(self._workdir) as repo:
-                    return _revision(repo.head.commit) if repo.head.is_valid() else None
-            except (InvalidGitRepositoryError, NoSuchPathError):
-                return None
-            except (GitError, ValueError) as e:
-                raise GitSyncError(f"cannot read the checkout in {self._workdir}") from e
+        # No lock: git replaces HEAD atomically, and a status page must not wait for a fetch.
+        try:
+            with git.Repo(self._workdir) as repo:
+                return _revision(repo.head.commit) if repo.head.is_valid() else None
+        except (InvalidGitRepositoryError, NoSuchPathError):
+            return None
+        except (GitError, ValueError) as e:
+            raise GitSyncError(f"cannot read the checkout in {self._workdir}") from e
 
     @contextmanager
     def _open(self) -> Iterator[git.Repo]:
@@ -228,7 +234,10 @@ class GitMirror:
                 _git(repo, "-c", "gc.autoDetach=false", *fetch, env=env)
         except GitCommandError as e:
             secrets = (token, *self._remote.secrets)
-            raise fetch_failure(e, url=self._remote.url, branch=branch, secrets=secrets) from e
+            hint = missing_credential(self._remote, token, self._source.token_env)
+            raise fetch_failure(
+                e, url=self._remote.url, branch=branch, secrets=secrets, auth_hint=hint
+            ) from e
 
     @staticmethod
     def _resolve(repo: git.Repo, rev: str) -> str | None:

@@ -19,7 +19,7 @@ from reconciler.state.errors import ManifestErrors, ManifestIssue
 
 ROOT_FILE = "stack.yaml"
 MAX_INCLUDED_FILES = 200
-SECTIONS = ("apps", "addons", "backups")
+SECTIONS = ("apps", "addons", "backups", "tasks")
 M = TypeVar("M", bound=BaseModel)
 #: pydantic error types that mean "wrong type", and what was expected instead.
 EXPECTED_TYPES = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -190,14 +191,146 @@ class App(_Model):
         return value
 
 
+#: Crontab fields: (name, lowest, highest). Day of week 7 is Sunday, as 0 is.
+CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31),
+               ("month", 1, 12), ("day of week", 0, 7))  # fmt: skip
+_CRON_NAMES = {
+    3: {
+        m: i + 1
+        for i, m in enumerate(
+            ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+        )
+    },
+    4: {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))},
+}
+CRON_MACROS = {
+    "@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}  # fmt: skip
+
+
+def cron_fields(expr: str) -> tuple[frozenset[int] | None, ...]:
+    """The values each of the 5 crontab fields matches; None for an unrestricted `*`.
+
+    Pure, so manifests validate schedules without the scheduler; day of week 7 becomes 0."""
+    parts = CRON_MACROS.get(expr.strip(), expr).split()
+    if len(parts) != 5:
+        raise ValueError(
+            f"{expr!r} is not a cron schedule: expected 5 fields (minute hour day-of-month "
+            f"month day-of-week) or a macro such as @daily, got {len(parts)} field(s)"
+        )
+    fields: list[frozenset[int] | None] = []
+    for index, (part, (name, low, high)) in enumerate(zip(parts, CRON_FIELDS, strict=True)):
+        values: set[int] = set()
+        for item in part.lower().split(","):
+            values |= _cron_item(item, name, low, high, _CRON_NAMES.get(index, {}), expr)
+        if index == 4 and 7 in values:
+            values = (values - {7}) | {0}
+        fields.append(None if part == "*" else frozenset(values))
+    return tuple(fields)
+
+
+def _cron_item(
+    item: str, name: str, low: int, high: int, names: dict[str, int], expr: str
+) -> set[int]:
+    bad = f"{expr!r} is not a cron schedule: {name} {item!r}"
+    base, _, step_text = item.partition("/")
+    if step_text and (not step_text.isdigit() or int(step_text) == 0):
+        raise ValueError(f"{bad} has a bad step (a positive number after '/')")
+    step = int(step_text or 1)
+
+    def number(text: str) -> int:
+        value = names.get(text, int(text) if text.isdigit() else None)
+        if value is None or not low <= value <= high:
+            raise ValueError(
+                f"{expr!r} is not a cron schedule: {name} {text!r} is not in {low}-{high}"
+            )
+        return value
+
+    if base == "*":
+        start, end = low, high
+    elif "-" in base:
+        first, _, last = base.partition("-")
+        start, end = number(first), number(last)
+        if start > end:
+            raise ValueError(f"{bad}: the range runs backwards")
+    else:
+        start = number(base)
+        end = high if step_text else start
+    return set(range(start, end + 1, step))
+
+
+def _cron(expr: str) -> str:
+    cron_fields(expr)
+    return expr.strip()
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+
+
+def _timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"{name!r} is not a time zone name such as UTC or Europe/Berlin") from e
+    return name
+
+
+class PruneSettings(_Model):
+    """`settings.prune` as a mapping: stack-wide housekeeping on a schedule."""
+
+    schedule: Cron | None = Field(default=None, description="cron: apply retention, trim records.")
+    objects: bool = Field(default=True, description="Remove managed objects no longer declared.")
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
 class Settings(_Model):
-    prune: bool = Field(default=True, description="Remove managed objects no longer declared.")
+    # The mapping form is folded into `prune` and `pruneSchedule` by _prune_mapping.
+    prune: Annotated[bool, BeforeValidator(_as_is, json_schema_input_type=bool | PruneSettings)] = (
+        Field(default=True, description="Remove managed objects no longer declared.")
+    )
+    prune_schedule: Cron | None = Field(
+        default=None, description="cron: apply backup retention and trim run records."
+    )
+    timezone: Annotated[str, AfterValidator(_timezone)] = Field(
+        default="UTC", description="Time zone of backup and task schedules."
+    )
+    helper_image: ImageRef = Field(
+        default="busybox:1.36", description="Image with sh and tar for volume backups."
+    )
     self_heal: bool = Field(
         default=True, description="Repair drift (the daemon); false only reports it."
+    )
+    allow_mass_deletion: bool = Field(
+        default=False,
+        description="Allow a reconcile that deletes more than half of the managed workloads.",
     )
     images: dict[str, ImageRef] = Field(
         default_factory=dict, description="Per-engine image repository override (mirrors)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prune_mapping(cls, data: Any) -> Any:
+        """`prune: {schedule: ...}` (the backups issue) shares its key with `prune: true`."""
+        if not isinstance(data, dict) or not isinstance(data.get("prune"), dict):
+            return data
+        prune = dict(data["prune"])
+        unknown = sorted(set(prune) - {"schedule", "objects"})
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) under prune: {', '.join(unknown)}; allowed: objects, schedule"
+            )
+        folded = {k: v for k, v in data.items() if k not in ("prune", "prune_schedule")}
+        return {
+            **folded,
+            "prune": prune.get("objects", True),
+            "pruneSchedule": prune.get("schedule"),
+        }
 
 
 ENGINES = ("postgresql", "mysql", "mariadb", "mongodb", "redis", "valkey", "rabbitmq", "minio")
@@ -226,12 +359,80 @@ class Addon(_Model):
     deletion_policy: Literal["retain", "delete"] = "retain"
 
 
+class Retention(_Model):
+    """Grandfather-father-son retention: the newest N, then one per day, week and month."""
+
+    keep_last: int = Field(default=0, ge=0, le=10000)
+    keep_daily: int = Field(default=0, ge=0, le=10000)
+    keep_weekly: int = Field(default=0, ge=0, le=10000)
+    keep_monthly: int = Field(default=0, ge=0, le=10000)
+
+    @model_validator(mode="after")
+    def _keeps_something(self) -> Retention:
+        if not (self.keep_last or self.keep_daily or self.keep_weekly or self.keep_monthly):
+            raise ValueError(
+                "keeps no backup: use a count of at least 1, or set keepLast, keepDaily, "
+                "keepWeekly or keepMonthly above 0"
+            )
+        return self
+
+
+def _retention_count(value: Any) -> Any:
+    # `retention: 14` is the common case: the newest 14.
+    return {"keepLast": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class VolumeRef(_Model):
+    app: Name
+    name: Name = Field(description="A key of the app's `volumes`.")
+
+
+class Backup(_Model):
+    """A backup of an add-on or of an app's named volume: scheduled, retained, verified."""
+
+    addon: Name | None = None
+    volume: VolumeRef | None = None
+    schedule: Cron | None = Field(
+        default=None, description="cron in settings.timezone; without one, run on demand only."
+    )
+    retention: Annotated[
+        Retention, BeforeValidator(_retention_count, json_schema_input_type=int | Retention)
+    ] = Field(
+        default_factory=lambda: Retention(keep_last=7),
+        description="Keep the newest N, or {keepLast, keepDaily, keepWeekly, keepMonthly}.",
+    )
+    enabled: bool = True
+    verify: bool = Field(default=False, description="Restore each backup into a throwaway copy.")
+    destination: Literal["local"] = Field(
+        default="local", description="Under the reconciler's state directory."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Backup:
+        if (self.addon is None) == (self.volume is None):
+            raise ValueError("set exactly one of 'addon' or 'volume'")
+        return self
+
+
+class Task(_Model):
+    """A one-off command in an app's image, env and network; scheduled or run on demand."""
+
+    app: Name
+    command: list[str] = Field(min_length=1)
+    schedule: Cron | None = None
+    timeout: Duration = "1h"
+    retries: int = Field(default=0, ge=0, le=10)
+    concurrency: Literal["forbid", "allow"] = "forbid"
+    enabled: bool = True
+
+
 class Sections(_Model):
     """The sections an included file may carry."""
 
     apps: dict[Name, App] = Field(default_factory=dict)
     addons: dict[Name, Addon] = Field(default_factory=dict)
-    backups: dict[Name, dict[str, Any]] = Field(default_factory=dict)
+    backups: dict[Name, Backup] = Field(default_factory=dict)
+    tasks: dict[Name, Task] = Field(default_factory=dict)
 
 
 class Stack(Sections):

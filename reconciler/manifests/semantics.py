@@ -1,8 +1,8 @@
-"""Checks that span objects: references, dependency cycles, port clashes, unsupported sections."""
+"""Checks that span objects: references, dependency cycles, port clashes, backups and tasks."""
 
 from __future__ import annotations
 
-from reconciler.manifests.models import ENGINES, PUBLISH_PATTERN, App, Stack
+from reconciler.manifests.models import ENGINES, PUBLISH_PATTERN, App, Backup, Stack
 from reconciler.manifests.yamlread import ParsedFile
 from reconciler.state.errors import ManifestIssue
 
@@ -12,7 +12,7 @@ Origins = dict[tuple[str, str], ParsedFile]
 def check_stack(stack: Stack, origins: Origins, root: ParsedFile) -> list[ManifestIssue]:
     """Checks across objects and files; `root` is stack.yaml, where the settings are."""
     issues: list[ManifestIssue] = []
-    issues += _unsupported_sections(stack, origins)
+    issues += _backup_and_task_references(stack, origins)
     for name, app in stack.apps.items():
         issues += _check_app(stack, name, app, origins[("apps", name)])
     for name in sorted(set(stack.apps) & set(stack.addons)):
@@ -29,14 +29,35 @@ def check_stack(stack: Stack, origins: Origins, root: ParsedFile) -> list[Manife
     return issues
 
 
-def _unsupported_sections(stack: Stack, origins: Origins) -> list[ManifestIssue]:
-    # Refusing beats ignoring: a declared database that silently never starts is worse.
+def _backup_and_task_references(stack: Stack, origins: Origins) -> list[ManifestIssue]:
     issues = []
-    for section, label in (("backups", "backups"),):
-        for name in getattr(stack, section):
-            message = f"{label} are not supported by this version of reconciler yet"
-            issues.append(origins[(section, name)].issue((section, name), message, key=True))
+    for name, backup in stack.backups.items():
+        problem = _backup_problem(stack, backup)
+        if problem:
+            where, message = problem
+            issues.append(origins[("backups", name)].issue(("backups", name, *where), message))
+    for name, task in stack.tasks.items():
+        if task.app not in stack.apps:
+            known = ", ".join(sorted(stack.apps)) or "none"
+            message = f"no app named {task.app!r} (apps: {known})"
+            issues.append(origins[("tasks", name)].issue(("tasks", name, "app"), message))
     return issues
+
+
+def _backup_problem(stack: Stack, backup: Backup) -> tuple[tuple[str, ...], str] | None:
+    if backup.addon is not None and backup.addon not in stack.addons:
+        known = ", ".join(sorted(stack.addons)) or "none"
+        return ("addon",), f"no add-on named {backup.addon!r} (add-ons: {known})"
+    if backup.volume is not None:
+        app = stack.apps.get(backup.volume.app)
+        if app is None:
+            known = ", ".join(sorted(stack.apps)) or "none"
+            return ("volume", "app"), f"no app named {backup.volume.app!r} (apps: {known})"
+        if backup.volume.name not in app.volumes:
+            known = ", ".join(sorted(app.volumes)) or "none"
+            message = f"app {backup.volume.app!r} has no volume {backup.volume.name!r} ({known})"
+            return ("volume", "name"), message
+    return None
 
 
 def _check_app(stack: Stack, name: str, app: App, source: ParsedFile) -> list[ManifestIssue]:

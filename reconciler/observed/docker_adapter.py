@@ -229,3 +229,74 @@ class DockerSdkPort:
     def logs_tail(self, name: str, lines: int) -> str:
         raw = self._call(f"reading logs of {name}", lambda: self._api.logs(name, tail=lines))
         return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+    def stream_logs(
+        self, name: str, since: float | None, tail: int | None, follow: bool
+    ) -> Iterator[bytes]:
+        kwargs: dict[str, Any] = {
+            "stream": True,
+            "follow": follow,
+            "timestamps": True,
+            "tail": "all" if tail is None else max(tail, 0),
+        }
+        if since is not None and since > 0:
+            kwargs["since"] = float(since)
+        what = f"reading logs of {name}"
+        raw = self._call(what, lambda: self._api.logs(name, **kwargs))
+        return _LogStream(raw, what)
+
+    def stats(self, name: str) -> dict[str, Any]:
+        # stream=False waits for a second sample, so the CPU delta is meaningful.
+        result = self._call(f"reading stats of {name}", lambda: self._api.stats(name, stream=False))
+        return dict(result or {})
+
+    def restart(self, name: str, timeout: int) -> None:
+        self._call(f"restarting {name}", lambda: self._api.restart(name, timeout=timeout))
+
+    def volume_sizes(self) -> dict[str, int]:
+        usage = self._call("reading disk usage", self._api.df) or {}
+        sizes: dict[str, int] = {}
+        for volume in usage.get("Volumes") or []:
+            size = (volume.get("UsageData") or {}).get("Size", -1)
+            if isinstance(size, int) and size >= 0:  # -1: the engine did not measure it
+                sizes[str(volume.get("Name"))] = size
+        return sizes
+
+
+class _LogStream:
+    """A log stream whose read errors are translated and which `close()` ends from any thread."""
+
+    def __init__(self, raw: Any, what: str) -> None:
+        self._raw = raw
+        self._what = what
+        self._closed = False
+
+    def __iter__(self) -> _LogStream:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            with _translated(self._what):
+                chunk = next(self._raw, None)
+        except (DockerApiError, DockerUnavailable, OSError) as e:
+            if self._closed:  # the reader hung up and we closed the socket under the read
+                raise StopIteration from None
+            if isinstance(e, OSError):
+                raise DockerApiError(f"{self._what}: {e}", temporary=True) from e
+            raise
+        except Exception:
+            if self._closed:
+                raise StopIteration from None
+            raise
+        if chunk is None:
+            raise StopIteration
+        return bytes(chunk)
+
+    def close(self) -> None:
+        self._closed = True
+        close = getattr(self._raw, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # already closed from the reading side: nothing left to do
+                return

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from reconciler.state.model import ContainerSpec, LiveContainer, LiveNetwork, LiveVolume
+from reconciler.state.model import (
+    ContainerSpec,
+    HealthSpec,
+    LiveContainer,
+    LiveNetwork,
+    LiveVolume,
+    VolumeMount,
+)
 
 
 @dataclass(frozen=True)
@@ -59,3 +66,68 @@ class DockerPort(Protocol):
     def container_state(self, name: str) -> ContainerState: ...
 
     def logs_tail(self, name: str, lines: int) -> str: ...
+
+    def stream_logs(
+        self, name: str, since: float | None, tail: int | None, follow: bool
+    ) -> Iterator[bytes]:
+        """Raw log chunks, every line prefixed with its RFC 3339 timestamp (stdout and stderr).
+
+        `since` is a unix time, `tail` None means all lines. With `follow` the iterator blocks
+        for new lines until the container stops; it also has a `close()` that ends it from
+        another thread (a reader that went away).
+        """
+        ...
+
+    def stats(self, name: str) -> dict[str, Any]:
+        """One stats sample of a running container, with the previous CPU reading for deltas."""
+        ...
+
+    def restart(self, name: str, timeout: int) -> None: ...
+
+    def volume_sizes(self) -> dict[str, int]:
+        """Bytes used per volume name (the engine's disk usage report); unsized ones are absent."""
+        ...
+
+    # --- backups and tasks: commands inside containers, and short-lived containers ---
+
+    def exec_stream(
+        self, container: str, command: Sequence[str], sink: Callable[[bytes], None]
+    ) -> ExecResult:
+        """Run `command` in a running container, handing stdout to `sink` chunk by chunk.
+
+        Nothing is buffered whole: a multi-gigabyte dump flows through in bounded memory.
+        """
+        ...
+
+    def exec_stdin(
+        self, container: str, command: Sequence[str], source: Iterable[bytes]
+    ) -> ExecResult:
+        """Run `command` in a running container with `source` streamed into its stdin."""
+        ...
+
+    def run_one_off(self, spec: OneOffSpec, name: str, labels: Mapping[str, str]) -> None:
+        """Create and start a container that is never restarted (a helper, a copy, a task)."""
+        ...
+
+    def wait(self, name: str, timeout: float) -> int | None:
+        """The container's exit code once it stops; None if it still runs after `timeout`."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    #: The end of what the command wrote to stderr (and to stdout, when stdout is not streamed).
+    output_tail: str
+
+
+@dataclass(frozen=True)
+class OneOffSpec:
+    """A short-lived container: no restart policy, no published ports."""
+
+    image: str
+    command: tuple[str, ...] | None
+    env: tuple[tuple[str, str], ...] = ()
+    volumes: tuple[VolumeMount, ...] = ()
+    network: str | None = None  # None: no network at all, only loopback
+    healthcheck: HealthSpec | None = None

@@ -69,6 +69,21 @@ def _delete_action(kind: Kind, owner: str, leftover: list[LiveContainer]) -> Act
     )
 
 
+def check_mass_deletion(plan: Plan, observed: Observed, *, allowed: bool) -> None:
+    """Refuse plans that delete everything, or more than half of what runs (Argo's guard)."""
+    live = {(c.kind, c.owner) for c in observed.containers}
+    doomed = [a for a in plan.actions if a.action is ActionType.DELETE]
+    if allowed or not doomed:
+        return
+    if len(doomed) == len(live) or 2 * len(doomed) > len(live):
+        names = ", ".join(sorted(a.name for a in doomed))
+        raise PlanError(
+            f"refusing to delete {len(doomed)} of {len(live)} managed workload(s) ({names}); "
+            "if that is intended, set settings.allowMassDeletion: true or pass "
+            "--allow-mass-deletion"
+        )
+
+
 def check_upgrades(desired: DesiredStack, observed: Observed) -> None:
     """Refuse in-place major-version changes of add-ons: their data format would not follow."""
     problems = []

@@ -118,6 +118,7 @@ class DesiredStack:
     workloads: tuple[Workload, ...]
     prune: bool = True
     self_heal: bool = True
+    allow_mass_deletion: bool = False
 
     def workload(self, name: str) -> Workload | None:
         return next((w for w in self.workloads if w.name == name), None)
