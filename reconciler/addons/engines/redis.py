@@ -34,7 +34,8 @@ def _env(c: Credentials) -> dict[str, str]:
 
 
 def _connection(c: Credentials, host: str) -> Connection:
-    url = f"redis://:{url_quote(c.password)}@{host}:6379/0"
+    # "default" is the ACL user that requirepass sets; older clients ignore the name.
+    url = f"redis://default:{url_quote(c.password)}@{host}:6379/0"
     return Connection(url, host, 6379, None, c.password, None)
 
 
