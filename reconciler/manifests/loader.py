@@ -135,7 +135,7 @@ def _load_includes(
         for match in matches:
             real = match.resolve()
             if not real.is_relative_to(resolved_root):
-                message = f"{_display(match, root)} is a symlink that resolves outside the repo"
+                message = f"{_display(match, root)} resolves outside the repo through a symlink"
                 issues.append(parent.issue(where, message))
                 continue
             if real in seen or not real.is_file():

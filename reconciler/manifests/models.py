@@ -155,11 +155,13 @@ class App(_Model):
 
     image: ImageRef
     command: list[str] | None = None
-    port: int | None = Field(default=None, ge=1, le=65535, description="The container port.")
+    port: int | None = Field(
+        default=None, ge=1, le=65535, strict=True, description="The container port."
+    )
     publish: list[PublishEntry] = Field(
         default_factory=list, description='"[ip:][hostPort:]port[/udp]"'
     )
-    replicas: int = Field(default=1, ge=0, le=100)
+    replicas: int = Field(default=1, ge=0, le=100, strict=True)
     env: dict[EnvKey, EnvValue] = Field(default_factory=dict)
     addons: list[Name] = Field(default_factory=list)
     depends_on: list[Name] = Field(default_factory=list)
@@ -355,7 +357,9 @@ class Addon(_Model):
     publish: PublishEntry | None = Field(
         default=None, description='Host binding, e.g. "127.0.0.1:5432".'
     )
-    replicas: int = Field(default=1, ge=0, le=1, description="0 stops it and keeps its data.")
+    replicas: int = Field(
+        default=1, ge=0, le=1, strict=True, description="0 stops it and keeps its data."
+    )
     deletion_policy: Literal["retain", "delete"] = "retain"
 
 

@@ -130,8 +130,19 @@ def _host_port_clashes(stack: Stack, origins: Origins) -> list[ManifestIssue]:
                 match.group("host"),
                 match.group("proto") or "tcp",
             )
-            if key in taken:
-                message = f"host port {key[1]}/{key[2]} is already published by app {taken[key]!r}"
+            # 0.0.0.0 binds every address, so it clashes with any address on the same port.
+            clash = next(
+                (
+                    owner
+                    for (ip, port, proto), owner in taken.items()
+                    if (port, proto) == key[1:]
+                    and "0.0.0.0" in (ip, key[0])
+                    or (ip, port, proto) == key
+                ),
+                None,
+            )
+            if clash is not None:
+                message = f"host port {key[1]}/{key[2]} is already published by app {clash!r}"
                 issues.append(
                     origins[("apps", name)].issue(("apps", name, "publish", index), message)
                 )

@@ -141,7 +141,37 @@ def parse_file(path: Path, display: str) -> tuple[ParsedFile | None, list[Manife
     return parse_text(text, display)
 
 
+#: Deeper flow nesting than any manifest needs; the pure-Python parser slows badly past it.
+MAX_FLOW_DEPTH = 64
+MAX_INDENT = 256
+
+
+def _flow_depth_problem(text: str, display: str) -> ManifestIssue | None:
+    """Refuse bracket towers before parsing: they cost seconds of parser time, not data."""
+    depth = 0
+    line = 1
+    for char in text:
+        if char == "\n":
+            line += 1
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                message = f"brackets are nested more than {MAX_FLOW_DEPTH} deep; refusing to read it"
+                return ManifestIssue(display, line, 1, "", message)
+        elif char in "]}" and depth:
+            depth -= 1
+    for number, text_line in enumerate(text.splitlines(), start=1):
+        if len(text_line) - len(text_line.lstrip(" -")) > MAX_INDENT:
+            message = f"indented more than {MAX_INDENT} columns; refusing to read it"
+            return ManifestIssue(display, number, 1, "", message)
+    return None
+
+
 def parse_text(text: str, display: str) -> tuple[ParsedFile | None, list[ManifestIssue]]:
+    # Brackets inside quoted strings count too; a manifest never needs 64 of them in a row.
+    too_deep = _flow_depth_problem(text, display)
+    if too_deep is not None:
+        return None, [too_deep]
     yaml = YAML(typ="rt")
     try:
         tree = yaml.load(text)

@@ -183,7 +183,12 @@ class Observed:
 
 
 def canonical_reference(reference: str) -> str:
-    """'busybox' → 'busybox:latest'; references with a tag or digest stay as written."""
+    """A reference as Docker lists it in RepoTags/RepoDigests: 'busybox' → 'busybox:latest',
+    'docker.io/library/busybox:1' → 'busybox:1'; other tags and digests stay as written."""
+    for hub in ("docker.io/", "index.docker.io/"):
+        reference = reference.removeprefix(hub)
+    if reference.startswith("library/") and reference.count("/") == 1:
+        reference = reference.removeprefix("library/")
     if "@" in reference:
         return reference
     last = reference.rsplit("/", 1)[-1]

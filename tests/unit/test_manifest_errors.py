@@ -161,8 +161,16 @@ def test_included_file_over_the_size_limit(tmp_path: Path) -> None:
 
 def test_deep_nesting_is_an_error_not_a_crash(tmp_path: Path) -> None:
     write(tmp_path, {"stack.yaml": "version: 1\nstack: shop\nx:\n" + "- " * 2000 + "deep\n"})
+    # Refused before parsing: towers like this cost the parser seconds per kilobyte.
     assert render_errors(tmp_path) == (
-        "stack.yaml:1:1: mappings and lists are nested too deeply to read\n"
+        "stack.yaml:4:1: indented more than 256 columns; refusing to read it\n"
+    )
+
+
+def test_bracket_tower_is_refused_before_parsing(tmp_path: Path) -> None:
+    write(tmp_path, {"stack.yaml": "version: 1\nstack: shop\nx: " + "[" * 5000 + "]" * 5000})
+    assert render_errors(tmp_path) == (
+        "stack.yaml:3:1: brackets are nested more than 64 deep; refusing to read it\n"
     )
 
 
