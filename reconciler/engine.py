@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ class Prepared:
 class Outcome:
     prepared: Prepared
     result: ApplyResult = field(default_factory=ApplyResult)
+    #: Seconds per phase: load (manifests → desired), plan (observe + diff), apply, health.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Engine:
@@ -112,18 +115,25 @@ class Engine:
     ) -> Outcome:
         """One full pass; concurrent callers wait their turn instead of applying twice at once."""
         with self._lock:
+            started = time.monotonic()
             desired = self.desired(path, revision)
             self.report(f"stack {desired.stack}: revision {desired.revision}")
             pull_failures = self._pull_always(desired)
+            loaded = time.monotonic()
+            timings = {"load": loaded - started}
             observed = observe(self.port, desired.stack)
             plan = make_plan(desired, observed, prune=prune)
             allowed = allow_mass_deletion or desired.allow_mass_deletion
             check_mass_deletion(plan, observed, allowed=allowed)
             prepared = Prepared(desired, observed, plan)
+            planned = time.monotonic()
+            timings["plan"] = planned - loaded
             if plan.empty and not pull_failures:
-                return Outcome(prepared)
+                return Outcome(prepared, timings=timings)
             result = apply_plan(self.port, plan, observed, self.report, failed_before=pull_failures)
-            return Outcome(prepared, result)
+            timings["apply"] = time.monotonic() - planned - result.health_seconds
+            timings["health"] = result.health_seconds
+            return Outcome(prepared, result, timings)
 
     def _pull_always(self, desired: DesiredStack) -> dict[str, str]:
         """Re-pull `pull: always` images first, so the plan sees where each tag points now."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 
 from reconciler.apply.files import materialize
@@ -76,6 +77,9 @@ class WorkloadRunner:
         self.images = images
         self.revision = revision
         self.report = report
+        #: Time spent waiting for health checks, summed over replicas (for timings).
+        self.health_seconds = 0.0
+        self._health_lock = threading.Lock()
 
     def converge(
         self, workload: Workload, live: tuple[LiveContainer, ...], replace: set[str]
@@ -112,6 +116,14 @@ class WorkloadRunner:
                 self.port.remove(temp.name)
         return current
 
+    def _wait(self, name: str, spec: ContainerSpec) -> None:
+        started = time.monotonic()
+        try:
+            wait_healthy(self.port, name, spec)
+        finally:
+            with self._health_lock:
+                self.health_seconds += time.monotonic() - started
+
     def _create(self, spec: ContainerSpec, name: str, container_labels_: dict[str, str]) -> None:
         materialize(spec.files)
         self.port.create_container(spec, name, container_labels_)
@@ -123,7 +135,7 @@ class WorkloadRunner:
             self._create(spec, spec.name, container_labels(spec, workload, self.revision))
             self.port.start(spec.name)
         for spec in specs:
-            wait_healthy(self.port, spec.name, spec)
+            self._wait(spec.name, spec)
             self.report(f"{workload.name}: {spec.name} is up")
 
     def _replace(self, workload: Workload, spec: ContainerSpec, old: LiveContainer) -> None:
@@ -136,7 +148,7 @@ class WorkloadRunner:
             self.port.stop(old.name, STOP_TIMEOUT)
         try:
             self.port.start(temp)
-            wait_healthy(self.port, temp, spec)
+            self._wait(temp, spec)
         except ReconcilerError as e:
             self.port.remove(temp)
             if old.state == "running":

@@ -21,6 +21,7 @@ DEFAULT_PARALLELISM = 8
 class ApplyResult:
     succeeded: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    health_seconds: float = 0.0
 
     @property
     def converged(self) -> bool:
@@ -57,6 +58,7 @@ def apply_plan(
         # Nothing depends on what is being removed, so removals run side by side.
         with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="delete") as pool:
             list(pool.map(lambda action: _run_one(action, runner, result, report), deletes))
+    result.health_seconds = runner.health_seconds
     return result
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,12 +60,14 @@ class Controller:
         return result
 
     def _run_pass(self, trigger: str) -> PassResult:
+        fetch_started = time.monotonic()
         revision = self._revision(trigger)
         if revision is not None and revision.sha == self.db.get_meta(LAST_REFUSED):
             # Refused once is enough: keep converging to the last good revision, quietly.
             revision = self._restore_last_good()
         if revision is None:
             return PassResult(None, "failed", "")
+        fetch_seconds = time.monotonic() - fetch_started
         deployment = self.deployments.start(
             self.stack, revision.sha, revision.subject, revision.author, trigger
         )
@@ -86,15 +89,22 @@ class Controller:
             self.deployments.finish(deployment, "failed", [], [str(e)])
             log.error("reconcile of %s failed: %s", revision.sha[:12], e)
             return PassResult(deployment, "failed", revision.sha)
+        timings = {"fetch": fetch_seconds, **outcome.timings}
+        return self._record(deployment, revision, trigger, outcome, timings)
+
+    def _record(
+        self,
+        deployment: int,
+        revision: Revision,
+        trigger: str,
+        outcome: Outcome,
+        timings: dict[str, float],
+    ) -> PassResult:
         status = _status(outcome)
         self.stack = outcome.prepared.desired.stack
         self.self_heal = outcome.prepared.desired.self_heal
-        self.db.set_meta(
-            LAST_RECONCILE,
-            json.dumps(
-                {"at": now(), "status": status, "trigger": trigger, "revision": revision.sha}
-            ),
-        )
+        last = {"at": now(), "status": status, "trigger": trigger, "revision": revision.sha}
+        self.db.set_meta(LAST_RECONCILE, json.dumps(last))
         if status == "noop" and trigger in QUIET_TRIGGERS:
             # A routine check that changed nothing is not a deployment; history stays readable.
             self.deployments.discard(deployment)
@@ -105,7 +115,10 @@ class Controller:
         if status in ("succeeded", "noop"):
             self.db.set_meta(LAST_GOOD, revision.sha)
         self.deployments.prune(keep=HISTORY_LIMIT)
-        log.info("deployment %d %s at %s (%s)", deployment, status, revision.sha[:12], trigger)
+        phases = " ".join(f"{phase}={seconds * 1000:.0f}ms" for phase, seconds in timings.items())
+        log.info(
+            "deployment %d %s at %s (%s) %s", deployment, status, revision.sha[:12], trigger, phases
+        )
         return PassResult(deployment, status, revision.sha)
 
     def _revision(self, trigger: str) -> Revision | None:
