@@ -241,7 +241,7 @@ def main() -> None:
         f"  idle with {idl['apps']} managed containers over {idl['seconds']:.0f} s: "
         f"CPU {idl['cpuPercent']:.2f} %, RSS {idl['rssMiB']:.0f} MiB"
     )
-    print("  (compare: docker compose + cron has no webhook path; its latency is the cron interval)")
+    print("  (compare: compose + cron has no webhook path; its latency is the cron interval)")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "daemon.json").write_text(json.dumps({"latency": lat, "idle": idl}, indent=2))

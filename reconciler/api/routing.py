@@ -41,7 +41,11 @@ class Route:
     #: Component schema name of the success body (for JSON), or None for text bodies.
     response: str | None = None
     status: int = 200
+    #: Other success statuses with the same body (e.g. 200 when a trigger waited for its pass).
+    also: tuple[int, ...] = ()
     media: str = JSON
+    #: Other media types the success body may come as (e.g. event streams when following).
+    also_media: tuple[str, ...] = ()
     params: tuple[Param, ...] = ()
     #: Starts work: rate limited, audited, and honours Idempotency-Key.
     trigger: bool = False

@@ -1,4 +1,5 @@
-"""Thin views: parse the request, ask the daemon, shape the answer."""
+"""Thin views: parse the request, ask the daemon, shape the answer (health, deployments,
+reconcile, plan, lists, audit)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,39 @@ from typing import Any
 from aiohttp import web
 
 from reconciler import __version__
-from reconciler.api.auth import requires
-from reconciler.api.errors import error_response
-from reconciler.api.keys import DAEMON
-from reconciler.api.listing import paginate
+from reconciler.api.actions import Caller
+from reconciler.api.errors import ApiError
+from reconciler.api.keys import DAEMON, STATE, TOKEN, ApiState
+from reconciler.api.listing import (
+    envelope,
+    order,
+    paginate,
+    paginate_rows,
+    parse_filters,
+    parse_page,
+    parse_sort,
+    select,
+)
+from reconciler.api.resources import STATES
 from reconciler.daemon.controller import GIT_ERROR, LAST_GOOD, LAST_RECONCILE, PINNED
 from reconciler.plan.render import plan_to_dict
-from reconciler.plan.status import status_rows
+from reconciler.store.deployments import STATUSES, Deployment
+
+ENVIRONMENTS = ("development", "staging", "production")
+APP_SORTS = ("name", "status", "health", "sync", "replicas", "readyReplicas", "environment",
+             "image", "type")  # fmt: skip
+DEPLOYMENT_SORTS = ("id", "startedAt", "finishedAt", "status", "trigger")
+#: Deployments are pruned to a few hundred; sorting them in memory is cheap at that size.
+MAX_SORTED_DEPLOYMENTS = 5000
+
+
+def api_state(request: web.Request) -> ApiState:
+    return request.app[STATE]
+
+
+def caller(request: web.Request) -> Caller:
+    token = request.get(TOKEN)
+    return Caller(actor=token.name if token is not None else "", peer=request.remote or "?")
 
 
 async def health(request: web.Request) -> web.Response:
@@ -34,61 +61,69 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
-@requires("deployments:read")
 async def list_deployments(request: web.Request) -> web.Response:
     log = request.app[DAEMON].controller.deployments
-    status = request.query.get("status")
-    return paginate(
-        request,
-        lambda limit, offset: [d.to_dict() for d in log.list(limit, offset, status)],
-        log.count(status),
-    )
+    filters = parse_filters(request.query, {"status": STATUSES, "trigger": None})
+    sort = parse_sort(request.query.get("sort"), DEPLOYMENT_SORTS, "id:desc")
+    status = filters.pop("status", None)
+    if sort.render() in ("id:desc", "startedAt:desc") and not filters:
+        # The common case pages in SQL, newest first.
+        return paginate(
+            request,
+            lambda limit, offset: [d.to_dict() for d in log.list(limit, offset, status)],
+            log.count(status),
+        )
+    rows = [d.to_dict() for d in log.list(MAX_SORTED_DEPLOYMENTS, 0, status)]
+    return paginate_rows(request, order(select(rows, filters, None), sort))
 
 
-@requires("deployments:read")
 async def get_deployment(request: web.Request) -> web.Response:
-    deployment = _deployment(request)
-    return web.json_response(deployment.to_dict())
+    return web.json_response(_deployment(request).to_dict())
 
 
-def _deployment(request: web.Request) -> Any:
+def _deployment(request: web.Request) -> Deployment:
     try:
         deployment_id = int(request.match_info["id"])
     except ValueError as e:
-        raise web.HTTPNotFound(reason="no such deployment") from e
+        raise ApiError(404, "deployment ids are integers") from e
     deployment = request.app[DAEMON].controller.deployments.get(deployment_id)
     if deployment is None:
-        raise web.HTTPNotFound(reason=f"no deployment {deployment_id}")
+        raise ApiError(404, f"no deployment {deployment_id}")
     return deployment
 
 
-@requires("reconcile:trigger")
 async def trigger_reconcile(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
-    daemon.audit(
-        "reconcile.triggered", "POST /reconcile", request.remote or "?", request["token"].name
-    )
+    who = caller(request)
+    daemon.audit("reconcile.triggered", "POST /reconcile", who.peer, who.actor)
     ticket = daemon.queue.submit("api")
-    return web.json_response({"status": "queued", "triggers": len(ticket.triggers)}, status=202)
+    if request.query.get("wait", "").lower() not in ("1", "true", "yes"):
+        body = {"status": "queued", "deploymentId": None, "triggers": len(ticket.triggers)}
+        return web.json_response(body, status=202)
+    # The pass that covers this trigger creates the deployment; wait for it.
+    result: Any = await asyncio.shield(ticket.done)
+    return web.json_response(
+        {
+            "status": getattr(result, "status", "failed"),
+            "deploymentId": getattr(result, "deployment_id", None),
+            "revision": getattr(result, "revision", None),
+        }
+    )
 
 
-@requires("reconcile:trigger")
 async def retry_deployment(request: web.Request) -> web.Response:
     deployment = _deployment(request)
     daemon = request.app[DAEMON]
     if deployment.revision != daemon.db.get_meta(LAST_GOOD) and deployment.status == "refused":
-        return error_response(409, "that revision was refused; push a fix instead of retrying it")
-    daemon.audit(
-        "deployment.retry",
-        f"retry of {deployment.id}",
-        request.remote or "?",
-        request["token"].name,
-    )
+        raise ApiError(409, "that revision was refused; push a fix instead of retrying it")
+    who = caller(request)
+    daemon.audit("deployment.retry", f"retry of {deployment.id}", who.peer, who.actor)
     daemon.queue.submit("api")
-    return web.json_response({"status": "queued", "retryOf": deployment.id}, status=202)
+    return web.json_response(
+        {"status": "queued", "retryOf": deployment.id, "deploymentId": None}, status=202
+    )
 
 
-@requires("deployments:read")
 async def get_plan(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
     loop = asyncio.get_running_loop()
@@ -96,28 +131,27 @@ async def get_plan(request: web.Request) -> web.Response:
     return web.json_response(plan_to_dict(prepared.plan))
 
 
-@requires("apps:read")
 async def list_apps(request: web.Request) -> web.Response:
-    rows = await _status_rows(request, "app")
-    return paginate(request, lambda limit, offset: rows[offset : offset + limit], len(rows))
+    return await _list_workloads(request, "app")
 
 
-@requires("addons:read")
 async def list_addons(request: web.Request) -> web.Response:
-    rows = await _status_rows(request, "addon")
-    return paginate(request, lambda limit, offset: rows[offset : offset + limit], len(rows))
+    return await _list_workloads(request, "addon")
 
 
-async def _status_rows(request: web.Request, kind: str) -> list[dict[str, Any]]:
-    daemon = request.app[DAEMON]
-    loop = asyncio.get_running_loop()
-    prepared = await loop.run_in_executor(None, daemon.engine.prepare, daemon.mirror.manifest_dir)
-    rows = [row for row in status_rows(prepared.desired, prepared.observed) if row["kind"] == kind]
-    search = request.query.get("search")
-    return [row for row in rows if not search or search in row["name"]]
+async def _list_workloads(request: web.Request, kind: str) -> web.Response:
+    query = request.query
+    limit, offset = parse_page(query)
+    sort = parse_sort(query.get("sort"), APP_SORTS, "name:asc")
+    filters = parse_filters(
+        query, {"status": STATES, "environment": ENVIRONMENTS, "type": None, "sync": None}
+    )
+    snapshot = await api_state(request).view.snapshot()
+    rows = select(snapshot.items(kind), filters, query.get("search"), ("name", "image", "type"))
+    rows = order(rows, sort)
+    return web.json_response(envelope(rows[offset : offset + limit], len(rows), limit, offset))
 
 
-@requires("admin")
 async def list_audit_events(request: web.Request) -> web.Response:
     audit = request.app[DAEMON].audit_log
     return paginate(request, audit.list, audit.count())

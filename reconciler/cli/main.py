@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.cli import daemon_cmds
+from reconciler.cli import backup_cmds, daemon_cmds
 from reconciler.cli.parser import build_parser
 from reconciler.plan.status import status_rows, status_text
 from reconciler.state.errors import DockerUnavailable, ManifestErrors, ReconcilerError
@@ -171,6 +171,10 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "down": cmd_down,
     "schema": cmd_schema,
     "credentials": cmd_credentials,
+    "backup": lambda args: backup_cmds.cmd_backup(args, lambda a: _engine(a, _progress())),
+    "backups": lambda args: backup_cmds.cmd_backups(args, _engine),
+    "restore": lambda args: backup_cmds.cmd_restore(args, lambda a: _engine(a, _progress())),
+    "tasks": lambda args: backup_cmds.cmd_tasks(args, lambda a: _engine(a, _progress())),
 }
 
 

@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     credentials.add_argument("path", nargs="?", default=".", help="stack.yaml or its directory")
     credentials.add_argument("--json", action="store_true")
     _daemon_commands(sub, common)
+    _backup_commands(sub, common)
     schema = command("schema", "Write JSON Schema for manifests into a directory.", path=False)
     schema.add_argument("--out", default="schemas", help="target directory (default: schemas)")
     return parser
@@ -102,3 +103,37 @@ def _daemon_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     rollback.add_argument("deployment", type=int)
     sub.add_parser("resume", help="Unpin: follow the branch again.", parents=[common])
+
+
+def _backup_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=help_, parents=[common])  # type: ignore[no-any-return]
+
+    def path(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("path", nargs="?", default=".", help="stack.yaml or its directory")
+
+    backup = command("backup", "Back up an add-on (or a declared backup, by its name) now.")
+    backup.add_argument("name", metavar="ADDON", help="an add-on or a name under `backups:`")
+    path(backup)
+    backups = command("backups", "List the stack's backups, newest first.")
+    path(backups)
+    backups.add_argument("--addon", help="only this add-on's (or APP-VOLUME's) backups")
+    backups.add_argument("--json", action="store_true")
+    restore = command(
+        "restore", "Restore a backup into its add-on or volume (checksum verified first)."
+    )
+    restore.add_argument("backup_id", type=int, metavar="BACKUP_ID")
+    path(restore)
+    restore.add_argument("--to", metavar="NEW_ADDON", help="restore into this declared add-on")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    # The common options go on the leaves: `tasks run NAME --state-dir DIR` reads naturally.
+    tasks = sub.add_parser("tasks", help="Run a declared task now, or list its runs.")
+    tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True)
+    run = tasks_sub.add_parser("run", help="Run the task now (with its retries).", parents=[common])
+    run.add_argument("name")
+    path(run)
+    runs = tasks_sub.add_parser("runs", help="List the task's recent runs.", parents=[common])
+    runs.add_argument("name")
+    path(runs)
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true")

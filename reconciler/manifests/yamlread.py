@@ -156,7 +156,9 @@ def _flow_depth_problem(text: str, display: str) -> ManifestIssue | None:
         elif char in "[{":
             depth += 1
             if depth > MAX_FLOW_DEPTH:
-                message = f"brackets are nested more than {MAX_FLOW_DEPTH} deep; refusing to read it"
+                message = (
+                    f"brackets are nested more than {MAX_FLOW_DEPTH} deep; refusing to read it"
+                )
                 return ManifestIssue(display, line, 1, "", message)
         elif char in "]}" and depth:
             depth -= 1

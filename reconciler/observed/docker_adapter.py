@@ -4,8 +4,13 @@ The only place docker errors are translated into reconciler errors."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -16,7 +21,7 @@ from reconciler.observed.normalize import (
     network_from_summary,
     volume_from_summary,
 )
-from reconciler.observed.port import ContainerState
+from reconciler.observed.port import ContainerState, ExecResult, OneOffSpec
 from reconciler.state import labels
 from reconciler.state.errors import DockerApiError, DockerUnavailable
 from reconciler.state.model import ContainerSpec, LiveContainer, LiveNetwork, LiveVolume
@@ -262,6 +267,115 @@ class DockerSdkPort:
                 sizes[str(volume.get("Name"))] = size
         return sizes
 
+    # --- backups and tasks ---
+
+    def exec_stream(
+        self, container: str, command: Sequence[str], sink: Callable[[bytes], None]
+    ) -> ExecResult:
+        what = f"running a command in {container}"
+        exec_id, sock = self._exec_socket(what, container, command, stdin=False)
+        tail = _Tail()
+        try:
+            _demux(sock, {1: sink, 2: tail.add})
+        except _StreamBroken as e:
+            raise DockerApiError(f"{what}: the output stream broke: {e.__cause__}") from e
+        finally:
+            sock.close()
+        return ExecResult(self._exec_exit_code(what, exec_id), tail.text())
+
+    def exec_stdin(
+        self, container: str, command: Sequence[str], source: Iterable[bytes]
+    ) -> ExecResult:
+        what = f"running a command in {container}"
+        exec_id, sock = self._exec_socket(what, container, command, stdin=True)
+        tail = _Tail()
+        # Output is drained on its own thread: a command that writes while we still feed it
+        # would otherwise block on a full pipe while we block on its full stdin.
+        reader = threading.Thread(target=_drain, args=(sock, {1: tail.add, 2: tail.add}))
+        reader.daemon = True
+        reader.start()
+        try:
+            for chunk in source:
+                sock.sendall(chunk)
+            sock.shutdown(socket.SHUT_WR)  # EOF on the command's stdin
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the command exited early; its exit code and output say why
+        finally:
+            reader.join()
+            sock.close()
+        return ExecResult(self._exec_exit_code(what, exec_id), tail.text())
+
+    def _exec_socket(
+        self, what: str, container: str, command: Sequence[str], *, stdin: bool
+    ) -> tuple[str, socket.socket]:
+        def start() -> tuple[str, Any]:
+            created = self._api.exec_create(
+                container, list(command), stdout=True, stderr=True, stdin=stdin
+            )
+            return str(created["Id"]), self._api.exec_start(created["Id"], socket=True)
+
+        exec_id, wrapped = self._call(what, start)
+        raw: socket.socket = getattr(wrapped, "_sock", wrapped)
+        raw.settimeout(None)  # a restore may stay silent for minutes while it builds indexes
+        return exec_id, raw
+
+    def _exec_exit_code(self, what: str, exec_id: str) -> int:
+        # The stream ends a moment before the engine records the exit code.
+        deadline = time.monotonic() + 30
+        while True:
+            info = self._call(what, lambda: self._api.exec_inspect(exec_id))
+            if not info.get("Running") or time.monotonic() > deadline:
+                code = info.get("ExitCode")
+                return int(code) if code is not None else -1
+            time.sleep(0.05)
+
+    def run_one_off(self, spec: OneOffSpec, name: str, labels_: Mapping[str, str]) -> None:
+        from docker.types import Mount
+
+        def create() -> None:
+            host_config = self._api.create_host_config(
+                mounts=[Mount(m.target, m.volume, type="volume", read_only=m.read_only)
+                        for m in spec.volumes] or None,
+                network_mode=spec.network or "none",
+                init=True,
+            )  # fmt: skip
+            health = spec.healthcheck
+            self._api.create_container(
+                image=spec.image,
+                command=list(spec.command) if spec.command is not None else None,
+                name=name,
+                environment=dict(spec.env),
+                labels=dict(labels_),
+                host_config=host_config,
+                healthcheck={
+                    "test": list(health.test),
+                    "interval": int(health.interval * NANOS),
+                    "timeout": int(health.timeout * NANOS),
+                    "retries": health.retries,
+                    "start_period": int(health.start_period * NANOS),
+                }
+                if health
+                else None,
+            )
+            self._api.start(name)
+
+        self._call(f"running {name}", create)
+
+    def wait(self, name: str, timeout: float) -> int | None:
+        import requests.exceptions
+
+        try:
+            result = self._call(
+                f"waiting for {name}", lambda: self._api.wait(name, timeout=timeout)
+            )
+        except requests.exceptions.ReadTimeout:
+            return None
+        except DockerUnavailable as e:
+            if "timed out" in str(e.__cause__):  # urllib3 wraps some read timeouts
+                return None
+            raise
+        return int(result.get("StatusCode", -1))
+
 
 class _LogStream:
     """A log stream whose read errors are translated and which `close()` ends from any thread."""
@@ -300,3 +414,66 @@ class _LogStream:
                 close()
             except Exception:  # already closed from the reading side: nothing left to do
                 return
+
+
+#: Bytes of command output kept for error messages.
+TAIL_BYTES = 4096
+RECV_BYTES = 1 << 20
+
+
+class _StreamBroken(Exception):
+    """Reading the engine's stream failed (as opposed to handing a chunk on)."""
+
+
+class _Tail:
+    """The last TAIL_BYTES of a stream, thread-safe; for error messages, never for data."""
+
+    def __init__(self) -> None:
+        self._data = b""
+        self._lock = threading.Lock()
+
+    def add(self, chunk: bytes) -> None:
+        with self._lock:
+            self._data = (self._data + chunk)[-TAIL_BYTES:]
+
+    def text(self) -> str:
+        with self._lock:
+            return self._data.decode("utf-8", "replace").strip()
+
+
+def _drain(sock: socket.socket, sinks: dict[int, Callable[[bytes], None]]) -> None:
+    # A broken stream shows up as the command's exit code; nothing to raise on this thread.
+    with contextlib.suppress(_StreamBroken):
+        _demux(sock, sinks)
+
+
+def _demux(sock: socket.socket, sinks: dict[int, Callable[[bytes], None]]) -> None:
+    """Split the engine's multiplexed stream (8-byte headers: stream, size) into `sinks`.
+
+    Reads in large blocks and passes payload slices on without waiting for whole frames,
+    so memory stays bounded by RECV_BYTES whatever the frame sizes."""
+    header = b""
+    stream, remaining = 0, 0
+    while True:
+        try:
+            data = sock.recv(RECV_BYTES)
+        except OSError as e:  # the engine's side; a sink's own errors pass through unchanged
+            raise _StreamBroken() from e
+        if not data:
+            return
+        view, pos = memoryview(data), 0
+        while pos < len(view):
+            if remaining == 0:
+                need = 8 - len(header)
+                header += view[pos : pos + need].tobytes()
+                pos += need
+                if len(header) == 8:
+                    stream, remaining = struct.unpack(">BxxxL", header)
+                    header = b""
+                continue
+            take = min(remaining, len(view) - pos)
+            sink = sinks.get(stream)
+            if sink is not None:
+                sink(data if take == len(data) else view[pos : pos + take].tobytes())
+            pos += take
+            remaining -= take

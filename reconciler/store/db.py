@@ -51,6 +51,45 @@ MIGRATIONS: tuple[str, ...] = (
         last_used_at TEXT
     );
     """,
+    # Backups and task runs (the backups issue): one row per run, written as it starts.
+    """
+    CREATE TABLE backups (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        stack TEXT NOT NULL,
+        source TEXT NOT NULL,
+        job TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL,
+        engine TEXT NOT NULL DEFAULT '',
+        version TEXT NOT NULL DEFAULT '',
+        path TEXT NOT NULL DEFAULT '',
+        size INTEGER NOT NULL DEFAULT 0,
+        sha256 TEXT NOT NULL DEFAULT '',
+        compressed INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        verified INTEGER,
+        verify_detail TEXT NOT NULL DEFAULT '',
+        pid INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX backups_source ON backups (stack, source, started_at);
+    CREATE TABLE task_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        stack TEXT NOT NULL,
+        task TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        container TEXT NOT NULL DEFAULT '',
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        log_tail TEXT NOT NULL DEFAULT '',
+        pid INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX task_runs_task ON task_runs (stack, task, started_at)
+    """,
 )
 
 
