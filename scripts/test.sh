@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/python-env.sh
 bash scripts/setup-docker.sh --registry
 bash scripts/fixture-images.sh
+bash scripts/addon-images.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== static checks" >&2

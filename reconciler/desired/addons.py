@@ -68,6 +68,7 @@ def resolve_addon(
         network=f"{stack}-net",
         alias=name,
         secret_env=frozenset(engine.secret_env),
+        hostname=name,
     )
     connection = engine.connection(creds, name)
     return AddonPlan(name, engine, version, template, connection, memory_bytes(addon.disk or disk))

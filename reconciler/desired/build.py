@@ -237,4 +237,5 @@ def spec_document(spec: ContainerSpec) -> dict[str, Any]:
         ),
         "pull": spec.pull.value,
         "files": {mount.target: mount.digest for mount in spec.files},
+        **({"hostname": spec.hostname} if spec.hostname else {}),
     }

@@ -189,6 +189,7 @@ class DockerSdkPort:
             "image": spec.image,
             "command": list(spec.command) if spec.command is not None else None,
             "name": name,
+            "hostname": spec.hostname,
             "environment": dict(spec.env),
             "labels": dict(labels_),
             "ports": [(p.container_port, p.protocol) for p in spec.ports] or None,

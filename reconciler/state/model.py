@@ -86,6 +86,8 @@ class ContainerSpec:
     #: Env keys whose values are secrets: masked in labels, plans and logs.
     secret_env: frozenset[str] = frozenset()
     files: tuple[FileMount, ...] = ()
+    #: Fixed for add-ons: some engines (RabbitMQ) key their data by host name.
+    hostname: str | None = None
 
     @property
     def name(self) -> str:

@@ -55,7 +55,8 @@ MYSQL = Engine(
     major_of=two_components,
     bootstrap_env=_mysql_env,
     secret_env=frozenset({"MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD"}),
-    healthcheck=("CMD-SHELL", "mysqladmin ping -h 127.0.0.1 --silent"),
+    # Over TCP: the bootstrap server listens on the socket only and would look ready too early.
+    healthcheck=("CMD-SHELL", "mysqladmin ping -h 127.0.0.1 --protocol=tcp --silent"),
     connection=_connection,
     command=("mysqld",),
     config=_config(),
@@ -76,7 +77,7 @@ MARIADB = Engine(
     major_of=two_components,
     bootstrap_env=_mariadb_env,
     secret_env=frozenset({"MARIADB_ROOT_PASSWORD", "MARIADB_PASSWORD"}),
-    healthcheck=("CMD-SHELL", "mariadb-admin ping -h 127.0.0.1 --silent"),
+    healthcheck=("CMD-SHELL", "mariadb-admin ping -h 127.0.0.1 --protocol=tcp --silent"),
     connection=_connection,
     command=("mariadbd",),
     config=_config(),

@@ -31,7 +31,8 @@ ENGINE = Engine(
     major_of=two_components,
     bootstrap_env=_env,
     secret_env=frozenset({"RABBITMQ_DEFAULT_PASS"}),
-    healthcheck=("CMD-SHELL", "rabbitmq-diagnostics -q ping"),
+    # `ping` answers seconds before the broker accepts connections; this checks the listener.
+    healthcheck=("CMD-SHELL", "rabbitmq-diagnostics -q check_port_connectivity"),
     connection=_connection,
     config={
         # RabbitMQ reads these from its config file; the environment form works on every image.
