@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reconciler.apply.containers import STOP_TIMEOUT
 from reconciler.apply.executor import DEFAULT_PARALLELISM, ApplyResult, apply_plan
+from reconciler.apply.lock import stack_lock
 from reconciler.desired.addons import AddonPlan, resolve_addon
 from reconciler.desired.inputs import BuildInputs
 from reconciler.desired.load import load_desired, load_manifests
@@ -130,7 +131,15 @@ class Engine:
             timings["plan"] = planned - loaded
             if plan.empty and not pull_failures:
                 return Outcome(prepared, timings=timings)
-            result = apply_plan(self.port, plan, observed, self.report, failed_before=pull_failures)
+            with stack_lock(desired.stack, self.report):
+                # Another process may have changed the stack while we waited: plan again.
+                observed = observe(self.port, desired.stack)
+                plan = make_plan(desired, observed, prune=prune)
+                check_mass_deletion(plan, observed, allowed=allowed)
+                prepared = Prepared(desired, observed, plan)
+                result = apply_plan(
+                    self.port, plan, observed, self.report, failed_before=pull_failures
+                )
             timings["apply"] = time.monotonic() - planned - result.health_seconds
             timings["health"] = result.health_seconds
             return Outcome(prepared, result, timings)

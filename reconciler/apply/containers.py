@@ -27,6 +27,7 @@ from reconciler.state.model import (
 )
 
 STOP_TIMEOUT = 10
+REPLACEMENT_SETTLE_SECONDS = 1.0
 Report = Callable[[str], None]
 
 
@@ -116,10 +117,10 @@ class WorkloadRunner:
                 self.port.remove(temp.name)
         return current
 
-    def _wait(self, name: str, spec: ContainerSpec) -> None:
+    def _wait(self, name: str, spec: ContainerSpec, settle: float = 0.0) -> None:
         started = time.monotonic()
         try:
-            wait_healthy(self.port, name, spec)
+            wait_healthy(self.port, name, spec, settle)
         finally:
             with self._health_lock:
                 self.health_seconds += time.monotonic() - started
@@ -148,7 +149,8 @@ class WorkloadRunner:
             self.port.stop(old.name, STOP_TIMEOUT)
         try:
             self.port.start(temp)
-            self._wait(temp, spec)
+            # A replacement must prove itself before the old replica goes.
+            self._wait(temp, spec, REPLACEMENT_SETTLE_SECONDS)
         except ReconcilerError as e:
             self.port.remove(temp)
             if old.state == "running":

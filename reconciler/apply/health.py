@@ -25,8 +25,26 @@ def health_deadline(spec: ContainerSpec) -> float:
     return min(budget, MAX_WAIT_SECONDS)
 
 
-def wait_healthy(port: DockerPort, name: str, spec: ContainerSpec) -> None:
-    """Return once `name` is running (and healthy); raise UnhealthyError with the evidence."""
+def wait_healthy(
+    port: DockerPort, name: str, spec: ContainerSpec, settle_seconds: float = 0.0
+) -> None:
+    """Return once `name` is running (and healthy); raise UnhealthyError with the evidence.
+
+    Without a healthcheck, "running" is all there is to see; `settle_seconds` then asks it to
+    still be running a moment later, which catches a new version that crashes on start.
+    """
+    _wait_running(port, name, spec)
+    if spec.healthcheck is None and settle_seconds > 0:
+        time.sleep(settle_seconds)
+        state = port.container_state(name)
+        if state.status != "running":
+            raise UnhealthyError(
+                f"{name} stopped within {settle_seconds:.0f}s of starting "
+                f"(exit code {state.exit_code}){_evidence(port, name, state.error)}"
+            )
+
+
+def _wait_running(port: DockerPort, name: str, spec: ContainerSpec) -> None:
     deadline = time.monotonic() + health_deadline(spec)
     delay = 0.1
     while True:
