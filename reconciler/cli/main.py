@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from reconciler.cli import backup_cmds, daemon_cmds
 from reconciler.cli.parser import build_parser
 from reconciler.plan.status import status_rows, status_text
 from reconciler.state.errors import DockerUnavailable, ManifestErrors, ReconcilerError
+
+
+class _LazyModule:
+    """A command module imported on first use: `apply` should not pay for the daemon's imports."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+daemon_cmds = _LazyModule("reconciler.cli.daemon_cmds")
+backup_cmds = _LazyModule("reconciler.cli.backup_cmds")
 
 if TYPE_CHECKING:
     from reconciler.engine import Engine
@@ -158,12 +172,12 @@ def cmd_credentials(args: argparse.Namespace) -> int:
 
 
 _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "run": daemon_cmds.cmd_run,
+    "run": lambda args: daemon_cmds.cmd_run(args),
     "watch": lambda args: daemon_cmds.cmd_watch(args, lambda: _engine(args, _progress())),
-    "token": daemon_cmds.cmd_token,
-    "history": daemon_cmds.cmd_history,
-    "rollback": daemon_cmds.cmd_rollback,
-    "resume": daemon_cmds.cmd_resume,
+    "token": lambda args: daemon_cmds.cmd_token(args),
+    "history": lambda args: daemon_cmds.cmd_history(args),
+    "rollback": lambda args: daemon_cmds.cmd_rollback(args),
+    "resume": lambda args: daemon_cmds.cmd_resume(args),
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,
