@@ -8,7 +8,12 @@ from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
-from reconciler.api.auth import auth_middleware, idempotency_middleware, rate_limit_middleware
+from reconciler.api.auth import (
+    auth_middleware,
+    idempotency_middleware,
+    query_middleware,
+    rate_limit_middleware,
+)
 from reconciler.api.errors import error_middleware
 from reconciler.api.keys import DAEMON, STATE, ApiState
 from reconciler.api.monitor import watch
@@ -40,6 +45,7 @@ def build_app(daemon: Daemon, routes: Sequence[Route] = ROUTES) -> web.Applicati
         middlewares=[
             error_middleware,
             auth_middleware,
+            query_middleware,
             idempotency_middleware,
             rate_limit_middleware,
         ],

@@ -1,4 +1,5 @@
-"""Middlewares that read the route table: bearer-token scopes, Idempotency-Key, rate limits.
+"""Middlewares that read the route table: bearer-token scopes, query parameters,
+Idempotency-Key and rate limits.
 
 Authentication failures and rate-limited triggers start nothing; the failures are audited.
 """
@@ -102,4 +103,17 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
             f"too many triggers from this {principal.split(':')[0]}; retry in {seconds} s",
             headers={"Retry-After": seconds},
         )
+    return await handler(request)
+
+
+@web.middleware
+async def query_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An undeclared query parameter is a 400: a typo such as ?stauts= must not filter nothing."""
+    spec = route_of(request)
+    if spec is not None:
+        known = {p.name for p in spec.params if p.where == "query"}
+        unknown = sorted(set(request.query) - known)
+        if unknown:
+            allowed = ", ".join(sorted(known)) or "none"
+            raise ApiError(400, f"unknown query parameter {unknown[0]!r} (allowed: {allowed})")
     return await handler(request)

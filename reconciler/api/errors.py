@@ -79,7 +79,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        return error_response(e.status, e.reason or "error")
+        # Keep what the status needs (Allow on a 405); drop the rest of aiohttp's headers.
+        kept = {k: v for k, v in e.headers.items() if k in ("Allow", "Retry-After")}
+        return error_response(e.status, e.reason or "error", headers=kept)
     except DockerUnavailable as e:
         return error_response(503, str(e))
     except ManifestErrors as e:

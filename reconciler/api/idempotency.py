@@ -8,6 +8,7 @@ path, so two tokens never see each other's answers.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -19,6 +20,7 @@ from reconciler.api.errors import ApiError
 TTL_SECONDS = 24 * 3600
 MAX_ENTRIES = 10_000
 MAX_KEY_LENGTH = 255
+KEY_PATTERN = re.compile(rf"^[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}$")
 #: Answers worth replaying: a conflict or a rate limit is transient, and starts nothing.
 _NOT_STORED = frozenset({409, 429})
 
@@ -41,8 +43,10 @@ class IdempotencyCache:
 
     @staticmethod
     def key(principal: str, method: str, path: str, header: str) -> str:
-        if not header or len(header) > MAX_KEY_LENGTH or not header.isprintable():
-            raise ApiError(400, f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters")
+        if not KEY_PATTERN.fullmatch(header):
+            raise ApiError(
+                400, f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII characters"
+            )
         return "\0".join((principal, method, path, header))
 
     @staticmethod

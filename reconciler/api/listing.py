@@ -45,7 +45,7 @@ def parse_page(query: Mapping[str, str]) -> tuple[int, int]:
 
 def parse_sort(value: str | None, allowed: Sequence[str], default: str) -> Sort:
     """`field:asc|desc` (direction optional, ascending by default) among `allowed` fields."""
-    match = _SORT.match(value or default)
+    match = _SORT.match(default if value is None else value)
     if match is None or match.group(1) not in allowed:
         raise ApiError(
             400, f"sort must be FIELD:asc or FIELD:desc with FIELD one of {', '.join(allowed)}"
@@ -60,8 +60,8 @@ def parse_filters(
     filters: dict[str, str] = {}
     for name, values in allowed.items():
         value = query.get(name)
-        if value is None or value == "":
-            continue
+        if value is None or (value == "" and values is None):
+            continue  # an empty free-text filter filters nothing
         if values is not None and value not in values:
             raise ApiError(400, f"{name} must be one of {', '.join(sorted(values))}")
         filters[name] = value

@@ -31,7 +31,7 @@ def test_sort_parsing() -> None:
     assert parse_sort(None, allowed, "name:asc") == Sort("name", False)
     assert parse_sort("status:desc", allowed, "name:asc") == Sort("status", True)
     assert parse_sort("status", allowed, "name:asc") == Sort("status", False)
-    for bad in ("image:asc", "name:up", "name:", ":asc", "name;drop"):
+    for bad in ("image:asc", "name:up", "name:", ":asc", "name;drop", ""):
         with pytest.raises(ApiError) as caught:
             parse_sort(bad, allowed, "name:asc")
         assert caught.value.status == 400
@@ -44,7 +44,9 @@ def test_filters_accept_known_values_only() -> None:
         "status": "running",
         "type": "redis",
     }
-    assert parse_filters({"status": ""}, allowed) == {}
+    assert parse_filters({"type": ""}, allowed) == {}
+    with pytest.raises(ApiError):
+        parse_filters({"status": ""}, allowed)
     with pytest.raises(ApiError):
         parse_filters({"status": "sleepy"}, allowed)
 

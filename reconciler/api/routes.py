@@ -1,0 +1,151 @@
+"""The route table: every route the API serves, with its scope, parameters and answer.
+
+build_app registers exactly these, the auth and rate-limit middlewares read them, and the
+OpenAPI document is generated from them.
+"""
+
+from __future__ import annotations
+
+from reconciler.api import views, views_system, views_workloads
+from reconciler.api.logs import MAX_LINES
+from reconciler.api.resources import STATES
+from reconciler.api.routing import PROMETHEUS, SSE, TEXT, Param, Route
+from reconciler.api.views import APP_SORTS, DEPLOYMENT_SORTS, ENVIRONMENTS
+from reconciler.api.views_system import EVENT_FAMILIES
+from reconciler.api.webhooks import handle_webhook
+from reconciler.daemon.signatures import PROVIDERS
+from reconciler.store.deployments import STATUSES
+
+V1 = "/api/v1"
+
+NAME = Param("name", "path", {"type": "string"}, "The app or add-on name in the manifests.")
+ID = Param("id", "path", {"type": "integer"}, "The deployment id.")
+PAGE = (
+    Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+          "Items per page."),
+    Param("offset", "query", {"type": "integer", "minimum": 0, "default": 0}, "Items to skip."),
+)  # fmt: skip
+
+
+def _sort(default: str, fields: tuple[str, ...]) -> Param:
+    pattern = f"^({'|'.join(fields)})(:(asc|desc))?$"
+    return Param(
+        "sort",
+        "query",
+        {"type": "string", "pattern": pattern, "default": default},
+        f"FIELD:asc or FIELD:desc, FIELD one of {', '.join(fields)}.",
+    )
+
+
+WORKLOAD_LIST = (
+    *PAGE,
+    _sort("name:asc", APP_SORTS),
+    Param("status", "query", {"type": "string", "enum": list(STATES)}, "Only this state."),
+    Param("environment", "query", {"type": "string", "enum": list(ENVIRONMENTS)},
+          "Only apps of this environment."),
+    Param("type", "query", {"type": "string"}, "Only this type (app, or an add-on engine)."),
+    Param("sync", "query", {"type": "string"}, "synced, outOfSync or orphan."),
+    Param("search", "query", {"type": "string"}, "Substring of the name, image or type."),
+)  # fmt: skip
+LOGS = (
+    Param("lines", "query", {"type": "integer", "minimum": 1, "maximum": MAX_LINES, "default": 100},
+          "How many of the last lines."),
+    Param("since", "query", {"type": "string", "format": "date-time"},
+          "Only lines written after this ISO 8601 time."),
+    Param("container", "query", {"type": "string"}, "Only this container of the workload."),
+    Param("follow", "query", {"type": "boolean", "default": False},
+          "Keep streaming new lines as server-sent events (`log` events) until disconnected."),
+)  # fmt: skip
+DEPLOYMENT_LIST = (
+    *PAGE,
+    _sort("id:desc", DEPLOYMENT_SORTS),
+    Param("status", "query", {"type": "string", "enum": list(STATUSES)}, "Only this status."),
+    Param("trigger", "query", {"type": "string"}, "Only this trigger (api, webhook, drift, ...)."),
+)
+FAMILY = "|".join(EVENT_FAMILIES)
+EVENTS = (
+    Param("types", "query", {"type": "string", "pattern": f"^({FAMILY})(,({FAMILY}))*$"},
+          f"Comma-separated event families: {', '.join(EVENT_FAMILIES)}."),
+    Param("after", "query", {"type": "integer"}, "Replay kept events newer than this id."),
+    Param("Last-Event-ID", "header", {"type": "string"},
+          "As `after`; sent by reconnecting clients (ignored unless an event id)."),
+)  # fmt: skip
+WAIT = Param("wait", "query", {"type": "boolean", "default": False},
+             "Answer when the pass has finished, with its deployment.")  # fmt: skip
+PROVIDER = Param("provider", "path", {"type": "string", "enum": list(PROVIDERS)}, "Git host kind.")
+SIGNATURES = tuple(
+    Param(header, "header", {"type": "string"}, "Signature or token of the webhook's provider.")
+    for header in ("X-Hub-Signature-256", "X-Gitlab-Token", "X-Gitea-Signature", "X-Signature-256")
+)
+
+
+def _workload_routes(kind: str, label: str, read: str) -> tuple[Route, ...]:
+    base = f"{V1}/{kind}s/{{name}}"
+    w = views_workloads
+    get, status, logs, metrics, restart = {
+        "app": (w.get_app, w.app_status, w.app_logs, w.app_metrics, w.restart_app),
+        "addon": (w.get_addon, w.addon_status, w.addon_logs, w.addon_metrics, w.restart_addon),
+    }[kind]
+    tag = f"{kind}s"
+    return (
+        Route("GET", base, get, f"One {label}", tag, read, kind.capitalize(), params=(NAME,),
+              errors=(503,)),
+        Route("GET", f"{base}/status", status, f"Runtime status of one {label}", tag, read,
+              "Status", params=(NAME,), errors=(503,)),
+        Route("GET", f"{base}/logs", logs, f"Recent (or followed) logs of one {label}", tag, read,
+              media=TEXT, also_media=(SSE,), params=(NAME, *LOGS), errors=(503,)),
+        Route("GET", f"{base}/metrics", metrics, f"CPU, memory and network use of one {label}",
+              tag, read, "AddonMetrics" if kind == "addon" else "Metrics", params=(NAME,),
+              errors=(503,)),
+        Route("POST", f"{base}/restart", restart, f"Rolling restart of one {label}", tag,
+              "reconcile:trigger", "RestartAccepted", status=202, params=(NAME,), trigger=True,
+              errors=(409, 503)),
+    )  # fmt: skip
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/health", views.health, "Liveness and the running revision", "system", None,
+          "Health"),
+    Route("GET", "/metrics", views_system.prometheus_metrics, "Prometheus metrics", "system", None,
+          media=PROMETHEUS),
+    Route("GET", "/openapi.json", views_system.openapi, "This document", "system", None,
+          "OpenApi"),
+    Route("GET", f"{V1}/openapi.json", views_system.openapi, "This document", "system", None,
+          "OpenApi"),
+    Route("POST", f"{V1}/webhooks/{{provider}}", handle_webhook, "Signed git push webhook",
+          "webhooks", None, "WebhookAnswer", status=202, also=(200,),
+          params=(PROVIDER, *SIGNATURES), trigger=True, errors=(401, 413)),
+    Route("GET", f"{V1}/apps", views.list_apps, "List apps", "apps", "apps:read", "AppList",
+          params=WORKLOAD_LIST, errors=(503,)),
+    *_workload_routes("app", "app", "apps:read"),
+    Route("GET", f"{V1}/addons", views.list_addons, "List add-ons", "addons", "addons:read",
+          "AddonList", params=WORKLOAD_LIST, errors=(503,)),
+    *_workload_routes("addon", "add-on", "addons:read"),
+    Route("GET", f"{V1}/addons/{{name}}/credentials", views_workloads.addon_credentials,
+          "Connection credentials of one add-on (the only answer with a password)", "addons",
+          "addons:credentials", "Credentials", params=(NAME,), errors=(503,)),
+    Route("POST", f"{V1}/addons/{{name}}/rotate-credentials",
+          views_workloads.rotate_addon_credentials,
+          "New password for an add-on; connected apps are rolled onto it", "addons", "admin",
+          "RotationAccepted", status=202, params=(NAME,), trigger=True, errors=(409, 503)),
+    Route("GET", f"{V1}/deployments", views.list_deployments, "Deployment history", "deployments",
+          "deployments:read", "DeploymentList", params=DEPLOYMENT_LIST),
+    Route("GET", f"{V1}/deployments/{{id}}", views.get_deployment, "One deployment",
+          "deployments", "deployments:read", "Deployment", params=(ID,)),
+    Route("POST", f"{V1}/deployments/{{id}}/retry", views.retry_deployment,
+          "Reconcile again after a failed deployment", "deployments", "reconcile:trigger",
+          "RetryAccepted", status=202, params=(ID,), trigger=True, errors=(409,)),
+    Route("POST", f"{V1}/reconcile", views.trigger_reconcile, "Fetch and reconcile now",
+          "deployments", "reconcile:trigger", "ReconcileAccepted", status=202, also=(200,),
+          params=(WAIT,), trigger=True),
+    Route("GET", f"{V1}/plan", views.get_plan, "What the next reconcile would do", "deployments",
+          "deployments:read", "Plan", errors=(503,)),
+    Route("GET", f"{V1}/system/doctor", views_system.doctor, "Is everything reachable",
+          "system", "deployments:read", "Doctor"),
+    Route("GET", f"{V1}/events", views_system.events,
+          "Server-sent events: deployments, actions, drift, health, restarts, backups", "system",
+          "deployments:read", media=SSE, params=EVENTS, errors=(429,)),
+    Route("GET", f"{V1}/audit-events", views.list_audit_events,
+          "Every trigger and authentication failure", "system", "admin", "AuditEventList",
+          params=PAGE),
+)  # fmt: skip
