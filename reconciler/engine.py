@@ -9,7 +9,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from secrets import token_urlsafe
 
+from reconciler.addons.spec import Credentials
 from reconciler.apply.containers import STOP_TIMEOUT
 from reconciler.apply.executor import DEFAULT_PARALLELISM, ApplyResult, apply_plan
 from reconciler.apply.lock import stack_lock
@@ -99,6 +101,31 @@ class Engine:
             )
         images = loaded.stack.settings.images
         return resolve_addon(loaded.stack.stack, name, addon, images, self.inputs(root))
+
+    def rotate_credentials(self, path: Path, name: str) -> Credentials:
+        """A new password for an add-on: set inside the running server first, then stored.
+
+        The next reconcile restarts the add-on and its connected apps with it (their hashes
+        change through the secret digest).
+        """
+        addon = self.addon(path, name)
+        current = self.credentials.load(addon.template.stack, name)
+        if current is None:
+            raise ReconcilerError(f"add-on {name} has no credentials yet; apply it first")
+        new = Credentials(current.user, token_urlsafe(24), current.database)
+        command = addon.engine.rotate_command
+        container = addon.template.name
+        if command is not None:
+            result = self.port.exec_stdin(container, command, [new.password.encode() + b"\n"])
+            if result.exit_code != 0:
+                detail = result.output_tail.replace(new.password, "***")
+                raise ReconcilerError(
+                    f"changing the password inside {container} failed "
+                    f"(exit {result.exit_code}): {detail}; the old password still works"
+                )
+        self.credentials.replace(addon.template.stack, name, new)
+        self.report(f"add-on {name}: password rotated; the next reconcile restarts its apps")
+        return new
 
     def prepare(self, path: Path, *, prune: bool | None = None) -> Prepared:
         """Load, observe and plan, without changing anything."""

@@ -74,6 +74,9 @@ class Engine:
     backup_command: tuple[str, ...] = ()
     restore_command: tuple[str, ...] = ()
     backup_extension: str = "dump"
+    #: Changes the password inside a running server, reading the new one from stdin (so it is
+    #: in no command line or engine event). None: the server reads it from env at each start.
+    rotate_command: tuple[str, ...] | None = None
 
     @property
     def default_version(self) -> str:

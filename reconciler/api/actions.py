@@ -120,9 +120,9 @@ async def rotate_credentials(
     if not addon["declared"]:
         raise ApiError(409, f"add-on {name} is not declared; there is nothing to rotate")
     loop = asyncio.get_running_loop()
-    credentials = daemon.engine.credentials
+    rotate = daemon.engine.rotate_credentials
     try:
-        await loop.run_in_executor(None, credentials.rotate, snapshot.stack, name)
+        await loop.run_in_executor(None, rotate, daemon.mirror.manifest_dir, name)
     except ReconcilerError as e:
         raise ApiError(409, str(e)) from e
     connected = list(addon.get("connectedApps") or [])

@@ -150,7 +150,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_credentials(args: argparse.Namespace) -> int:
     """The one command that prints a password: it is what the user asked for."""
-    addon = _engine(args).addon(Path(args.path), args.addon)
+    engine = _engine(args, _progress() if args.rotate else None)
+    if args.rotate:
+        engine.rotate_credentials(Path(args.path), args.addon)
+    addon = engine.addon(Path(args.path), args.addon)
     conn = addon.connection
     fields = {
         "addon": addon.name,

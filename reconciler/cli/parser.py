@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     credentials.add_argument("addon", help="the add-on's name")
     credentials.add_argument("path", nargs="?", default=".", help="stack.yaml or its directory")
     credentials.add_argument("--json", action="store_true")
+    credentials.add_argument(
+        "--rotate",
+        action="store_true",
+        help="set a new password inside the running add-on first; `apply` then restarts its apps",
+    )
     _daemon_commands(sub, common)
     _backup_commands(sub, common)
     schema = command("schema", "Write JSON Schema for manifests into a directory.", path=False)
@@ -107,7 +112,10 @@ def _daemon_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _backup_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     def command(name: str, help_: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_, description=help_, parents=[common])  # type: ignore[no-any-return]
+        parser: argparse.ArgumentParser = sub.add_parser(
+            name, help=help_, description=help_, parents=[common]
+        )
+        return parser
 
     def path(cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument("path", nargs="?", default=".", help="stack.yaml or its directory")

@@ -63,7 +63,10 @@ def build_desired(
         raise ManifestErrors(issues)
     for name, plan in addons.items():
         replicas = stack.addons[name].replicas
-        workloads[name] = _workload(Kind.ADDON, name, plan.template, replicas, (), inputs)
+        # Two servers must never open one data directory: stop the old before the new starts.
+        workloads[name] = _workload(
+            Kind.ADDON, name, plan.template, replicas, (), inputs, UpdateStrategy.RECREATE
+        )
     graph = {name: app.depends_on + app.addons for name, app in stack.apps.items()}
     graph.update({name: [] for name in addons})
     # Declared volumes exist even at replicas: 0, so stopping a workload never loses data.

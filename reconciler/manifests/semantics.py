@@ -135,8 +135,7 @@ def _host_port_clashes(stack: Stack, origins: Origins) -> list[ManifestIssue]:
                 (
                     owner
                     for (ip, port, proto), owner in taken.items()
-                    if ((port, proto) == key[1:]
-                    and "0.0.0.0" in (ip, key[0]))
+                    if ((port, proto) == key[1:] and "0.0.0.0" in (ip, key[0]))
                     or (ip, port, proto) == key
                 ),
                 None,

@@ -44,6 +44,10 @@ class CredentialStore:
                 f"credentials file {path} is unreadable: {type(e).__name__}"
             ) from e
 
+    def replace(self, stack: str, addon: str, creds: Credentials) -> None:
+        with self._lock:
+            self._write(stack, addon, creds)
+
     def rotate(self, stack: str, addon: str) -> Credentials:
         with self._lock:
             current = self.load(stack, addon)

@@ -151,7 +151,7 @@ def test_data_survives_recreate_and_replicas_zero_and_credentials_survive(
     write(repo, stack, {"api": app}, {"db": {**addon, "config": {"maxConnections": 50}}})
     plan = run("plan", repo, "--json", state=state)
     actions = {a["name"]: a for a in json.loads(plan.stdout)["actions"]}
-    assert actions["db"]["action"] == "update" and "api" not in actions
+    assert actions["db"]["action"] == "recreate" and "api" not in actions
     apply(repo, state)
     query = 'psql "$DB_URL" -tAc "select v from t; show max_connections"'
     assert in_app(f"{stack}-api-1", query).split() == ["kept", "50"]
@@ -230,3 +230,34 @@ def test_secrets_resolve_rotate_and_never_leak(repo: Path, tmp_path: Path, stack
     assert in_app(box, 'printf %s "$API_KEY"') == "canary-second-9b1c"
     assert api().inspect_container(box)["Id"] != first_id, "a rotated secret restarts the app"
     assert "canary" not in json.dumps(api().inspect_container(box)["Config"]["Labels"])
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mariadb"])
+def test_rotated_password_reaches_server_and_apps(
+    repo: Path, tmp_path: Path, stack: str, engine: str
+) -> None:
+    state = tmp_path / "state"
+    version = {"postgresql": "15", "mariadb": "10.11"}[engine]
+    addon = {"type": engine, "version": version, "tier": "starter"}
+    app = {"image": CLIENT_IMAGE, "command": HOLD, "addons": ["db"]}
+    write(repo, stack, {"api": app}, {"db": addon})
+    apply(repo, state)
+    query = {
+        "postgresql": 'psql "$DB_URL" -tAc "select 42"',
+        "mariadb": 'mariadb -h db -u "$DB_USER" -p"$DB_PASSWORD" "$DB_NAME" -Nse "select 42"',
+    }[engine]
+    assert in_app(f"{stack}-api-1", query).strip() == "42"
+    before = credentials(repo, state, "db")
+    rotated = run("credentials", "db", repo, "--rotate", "--json", state=state)
+    assert rotated.returncode == 0, describe(rotated)
+    after = json.loads(rotated.stdout[rotated.stdout.index("{") :])
+    assert after["password"] != before["password"]
+    assert after["password"] not in rotated.stdout.replace(
+        rotated.stdout[rotated.stdout.index("{") :], ""
+    )
+    plan = run("plan", repo, "--json", state=state)
+    names = {a["name"] for a in json.loads(plan.stdout)["actions"]}
+    assert names == {"db", "api"}, "the add-on and its connected app restart with the new password"
+    assert after["password"] not in plan.stdout
+    apply(repo, state)
+    assert in_app(f"{stack}-api-1", query).strip() == "42"

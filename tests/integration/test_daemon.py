@@ -215,7 +215,10 @@ def test_invalid_commit_is_refused_and_last_good_keeps_running(world: World) -> 
     daemon = world.start(interval="1s")
     wait_for(lambda: daemon.health()["revision"] == good, 30, "the good revision")
     before = {c["Name"]: c["Id"] for c in containers(world.stack)}
-    bad_yaml = f"version: 1\nstack: {world.stack}\napps:\n  web:\n    image: {BUSYBOX_1}\n    replicas: lots\n"
+    bad_yaml = (
+        f"version: 1\nstack: {world.stack}\napps:\n  web:\n"
+        f"    image: {BUSYBOX_1}\n    replicas: lots\n"
+    )
     bad = world.push({}, "broken", raw=bad_yaml)
     refused = wait_for(
         lambda: [d for d in daemon.history() if d["revision"] == bad and d["status"] == "refused"],

@@ -53,4 +53,10 @@ ENGINE = Engine(
     backup_command=("sh", "-c", f"mongodump {_AUTH} --archive --gzip"),
     restore_command=("sh", "-c", f"mongorestore {_AUTH} --archive --gzip --drop"),
     backup_extension="archive.gz",
+    rotate_command=(
+        "sh",
+        "-c",
+        f"read -r NEW && mongosh --quiet {_AUTH} --eval "
+        "\"db.getSiblingDB('admin').changeUserPassword('$MONGO_INITDB_ROOT_USERNAME', '$NEW')\"",
+    ),
 )

@@ -28,6 +28,15 @@ def _connection(c: Credentials, host: str) -> Connection:
     return Connection(url, host, 3306, c.user, c.password, c.database)
 
 
+def _rotate(client: str, prefix: str) -> tuple[str, ...]:
+    users = ("'root'@'%'", "'root'@'localhost'", f"'${prefix}_USER'@'%'")
+    statements = "; ".join(f"ALTER USER IF EXISTS {user} IDENTIFIED BY '$NEW'" for user in users)
+    script = (
+        f'read -r NEW && MYSQL_PWD="${prefix}_ROOT_PASSWORD" {client} -u root -e "{statements}"'
+    )
+    return ("sh", "-c", script)
+
+
 def _mysql_env(c: Credentials) -> dict[str, str]:
     return {
         "MYSQL_ROOT_PASSWORD": c.password,
@@ -66,6 +75,7 @@ MYSQL = Engine(
     ),
     restore_command=("sh", "-c", 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -h 127.0.0.1 -u root'),
     backup_extension="sql",
+    rotate_command=_rotate("mysql", "MYSQL"),
 )  # fmt: skip
 
 MARIADB = Engine(
@@ -87,4 +97,5 @@ MARIADB = Engine(
     ),
     restore_command=("sh", "-c", 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -h 127.0.0.1 -u root'),
     backup_extension="sql",
+    rotate_command=_rotate("mariadb", "MARIADB"),
 )  # fmt: skip

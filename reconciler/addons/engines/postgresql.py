@@ -63,4 +63,8 @@ ENGINE = Engine(
         '-d "$POSTGRES_DB" --clean --if-exists --no-owner',
     ),
     backup_extension="pgdump",
+    rotate_command=(
+        "sh", "-c", 'read -r NEW && psql -v ON_ERROR_STOP=1 -q -U "$POSTGRES_USER" '
+        '-d "$POSTGRES_DB" -c "ALTER USER \\"$POSTGRES_USER\\" WITH PASSWORD \'$NEW\'"',
+    ),
 )  # fmt: skip

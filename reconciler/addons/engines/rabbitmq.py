@@ -45,4 +45,9 @@ ENGINE = Engine(
     backup_command=("sh", "-c", "rabbitmqctl -q export_definitions -"),
     restore_command=("sh", "-c", "rabbitmqctl -q import_definitions"),
     backup_extension="json",
+    rotate_command=(
+        "sh",
+        "-c",
+        'read -r NEW && rabbitmqctl -q change_password "$RABBITMQ_DEFAULT_USER" "$NEW"',
+    ),
 )

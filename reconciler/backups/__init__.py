@@ -1,0 +1,1 @@
+"""Backups: streamed, checksummed dumps of add-ons and volumes; retention, restore, verify."""

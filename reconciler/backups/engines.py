@@ -1,0 +1,97 @@
+"""What backups need per engine beyond the catalog's dump and restore commands.
+
+The catalog says how to dump and load; this says how the data is handled around that: whether
+the dump is already compressed, whether loading needs the server stopped (Redis reads its RDB
+file only at start), and which query proves a restored copy is usable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.addons.spec import Engine
+
+
+@dataclass(frozen=True)
+class EngineBackup:
+    #: Stored as is: compressing pg_dump -Fc or a gzipped archive again only costs CPU.
+    precompressed: bool = False
+    #: Restore writes files into the data volume while the server is stopped.
+    offline_restore: bool = False
+    #: No dump tool: a tar of the data volume through a helper container.
+    volume_tar: bool = False
+    #: Run in a restored copy; prints one number (tables, keys, vhosts) on success.
+    check: tuple[str, ...] = ()
+    check_label: str = ""
+
+
+def _sh(script: str) -> tuple[str, ...]:
+    return ("sh", "-c", script)
+
+
+_PG_COUNT = (
+    "SELECT count(*) FROM information_schema.tables "
+    "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+)
+
+
+def _mysql_check(client: str, prefix: str) -> tuple[str, ...]:
+    query = (
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = '$"
+        + prefix
+        + "_DATABASE'"
+    )
+    return _sh(f'MYSQL_PWD="${prefix}_ROOT_PASSWORD" {client} -h 127.0.0.1 -u root -N -e "{query}"')
+
+
+def _redis_check(cli: str) -> tuple[str, ...]:
+    return _sh(f'{cli} --no-auth-warning -a "$REDIS_PASSWORD" dbsize')
+
+
+BEHAVIOUR: dict[str, EngineBackup] = {
+    "postgresql": EngineBackup(
+        precompressed=True,
+        check=_sh(
+            'PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U "$POSTGRES_USER" '
+            f'-d "$POSTGRES_DB" -tA -c "{_PG_COUNT}"'
+        ),
+        check_label="tables",
+    ),
+    "mysql": EngineBackup(check=_mysql_check("mysql", "MYSQL"), check_label="tables"),
+    "mariadb": EngineBackup(check=_mysql_check("mariadb", "MARIADB"), check_label="tables"),
+    "mongodb": EngineBackup(
+        precompressed=True,
+        check=_sh(
+            'mongosh --quiet -u "$MONGO_INITDB_ROOT_USERNAME" -p "$MONGO_INITDB_ROOT_PASSWORD" '
+            '--authenticationDatabase admin "$MONGO_INITDB_DATABASE" '
+            "--eval 'db.getCollectionNames().length'"
+        ),
+        check_label="collections",
+    ),
+    "redis": EngineBackup(
+        offline_restore=True, check=_redis_check("redis-cli"), check_label="keys"
+    ),
+    "valkey": EngineBackup(
+        offline_restore=True, check=_redis_check("valkey-cli"), check_label="keys"
+    ),
+    "rabbitmq": EngineBackup(check=_sh("rabbitmqctl -q list_vhosts | wc -l"), check_label="vhosts"),
+    "minio": EngineBackup(volume_tar=True),
+}
+
+
+def behaviour(engine: Engine) -> EngineBackup:
+    return BEHAVIOUR.get(engine.name, EngineBackup(volume_tar=not engine.backup_command))
+
+
+#: Helper scripts for volume backups (busybox sh and tar are enough).
+TAR_OUT = ("tar", "-C", "/volume", "-cf", "-", ".")
+#: Extract beside the old content first, so a broken archive never leaves a half-empty volume.
+TAR_IN = _sh(
+    "set -e; cd /volume; rm -rf .reconciler-restore; mkdir .reconciler-restore; "
+    "tar -C .reconciler-restore -xf -; "
+    "find . -mindepth 1 -maxdepth 1 ! -name .reconciler-restore -exec rm -rf {} +; "
+    "cd .reconciler-restore; "
+    'for f in * .[!.]* ..?*; do if [ -e "$f" ] || [ -L "$f" ]; then mv "$f" /volume/; fi; done; '
+    "cd /volume; rmdir .reconciler-restore"
+)
+TAR_LIST = _sh("tar -tf - > /tmp/entries && wc -l < /tmp/entries")

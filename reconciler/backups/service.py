@@ -1,0 +1,201 @@
+"""Running backups: stream a dump to disk, record it, verify it, apply retention.
+
+A failure at any step leaves a `failed` record with the reason and no partial file; earlier
+backups are never touched by a failing run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from reconciler.backups import verify
+from reconciler.backups.engines import TAR_OUT
+from reconciler.backups.files import PARTIAL, StreamWriter, backup_dir
+from reconciler.backups.helpers import checked, helper_spec, masker, one_off, require_running
+from reconciler.backups.records import COMPLETED, FAILED, BackupLog, BackupRecord, parse_time
+from reconciler.backups.retention import Candidate, to_delete
+from reconciler.backups.sources import ADDON, Target, resolve, source_targets
+from reconciler.manifests.models import Stack
+from reconciler.observed.port import DockerPort, ExecResult
+from reconciler.secrets.credentials import CredentialStore
+from reconciler.state.errors import BackupError, ReconcilerError
+from reconciler.store.db import Database
+
+Report = Callable[[str], None]
+#: Failed records stay this long for `backups` to show; then prune removes them.
+FAILED_RECORD_DAYS = 30
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+class BackupService:
+    """Backups of one state directory's stacks; safe to use from several threads."""
+
+    def __init__(
+        self, port: DockerPort, db: Database, state_dir: Path, report: Report = _quiet
+    ) -> None:
+        self.port = port
+        self.state_dir = state_dir
+        self.report = report
+        self.log = BackupLog(db)
+        self.credentials = CredentialStore(state_dir)
+
+    def mask_for(self, target: Target) -> Callable[[str], str]:
+        creds = self.credentials.load(target.stack, target.source) if target.kind == ADDON else None
+        return masker([creds.password] if creds else [])
+
+    def backup(self, stack: Stack, name: str) -> BackupRecord:
+        """Back up a declared backup or an add-on now; raise BackupError if it fails."""
+        target = resolve(stack, name)
+        with source_lock(self.state_dir, target):
+            backup_id = self._run(target)
+        if target.verify:
+            self.verify(target, backup_id)
+        if target.policy is not None:
+            self.apply_retention(target)
+        record = self.log.get(backup_id)
+        assert record is not None
+        return record
+
+    def _run(self, target: Target) -> int:
+        backup_id = self.log.start(
+            target.stack, target.source, target.job, target.kind,
+            target.engine.name if target.engine else "", target.version,
+        )  # fmt: skip
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        final = backup_dir(self.state_dir, target.stack, target.source) / (
+            f"{target.source}-{stamp}-{backup_id}.{target.extension}"
+        )
+        self.log.set_path(backup_id, str(final), target.compressed)
+        self.report(f"backup {backup_id}: {target.source} → {final}")
+        mask = self.mask_for(target)
+        writer: StreamWriter | None = None
+        try:
+            writer = _open(final, target.compressed)
+            checked(self._dump(target, backup_id, writer.write), "the dump command", mask)
+            size, sha256 = writer.commit()
+        except BaseException as e:
+            if writer is not None:
+                writer.discard()
+            reason = mask(_reason(e))
+            self.log.fail(backup_id, reason)
+            if isinstance(e, ReconcilerError | OSError):
+                raise BackupError(f"backup {backup_id} of {target.source} failed: {reason}") from e
+            raise
+        self.log.complete(backup_id, size, sha256)
+        self.report(f"backup {backup_id}: completed, {size} bytes, sha256 {sha256[:12]}")
+        return backup_id
+
+    def _dump(self, target: Target, backup_id: int, sink: Callable[[bytes], None]) -> ExecResult:
+        what = f"backing up {target.source}"
+        if not target.tar:
+            assert target.engine is not None
+            require_running(self.port, target.container, what)
+            return self.port.exec_stream(target.container, target.engine.backup_command, sink)
+        require_volume(self.port, target, what)
+        spec = helper_spec(target.helper_image, target.volume, target.mount, read_only=True)
+        name = f"{target.stack}-{target.source}-backup-{backup_id}"
+        with one_off(self.port, spec, name, target.stack):
+            return self.port.exec_stream(name, TAR_OUT, sink)
+
+    def verify(self, target: Target, backup_id: int) -> bool:
+        """Restore into a throwaway copy and check it; the result is recorded, not raised."""
+        record = self.log.get(backup_id)
+        assert record is not None
+        self.report(f"backup {backup_id}: verifying in a throwaway container")
+        try:
+            detail = verify.verify(self.port, target, record, self.report)
+            ok = True
+        except (ReconcilerError, OSError) as e:
+            detail, ok = self.mask_for(target)(_reason(e)), False
+        self.log.set_verified(backup_id, ok, detail)
+        self.report(f"backup {backup_id}: verified {'ok' if ok else 'FAILED'}: {detail}")
+        return ok
+
+    def apply_retention(self, target: Target) -> list[int]:
+        """Delete this source's completed backups beyond its policy; return their ids."""
+        if target.policy is None:
+            return []
+        records = self.log.find(target.stack, target.source, COMPLETED)
+        candidates = [Candidate(r.id, parse_time(r.finished_at or r.started_at)) for r in records]
+        doomed = to_delete(candidates, target.policy, ZoneInfo(target.timezone))
+        paths = {r.id: r.path for r in records}
+        for backup_id in doomed:
+            if paths[backup_id]:
+                Path(paths[backup_id]).unlink(missing_ok=True)
+            self.log.delete(backup_id)
+            self.report(f"retention: deleted backup {backup_id} of {target.source}")
+        return doomed
+
+    def prune(self, stack: Stack) -> list[int]:
+        """Housekeeping: retention for every declared backup, old failed records, stray files."""
+        deleted: list[int] = []
+        for target in source_targets(stack).values():
+            deleted += self.apply_retention(target)
+        cutoff = datetime.now(UTC) - timedelta(days=FAILED_RECORD_DAYS)
+        for record in self.log.find(stack.stack, status=FAILED):
+            if parse_time(record.started_at) < cutoff:
+                self.log.delete(record.id)
+        running = {r.path for r in self.log.find(stack.stack, status="running")}
+        for partial in (self.state_dir / "backups" / stack.stack).glob(f"*/*{PARTIAL}"):
+            if str(partial)[: -len(PARTIAL)] not in running:
+                partial.unlink(missing_ok=True)
+        return deleted
+
+    def recover(self) -> list[BackupRecord]:
+        """After a crash: fail the runs that died with the process and remove their files."""
+        abandoned = self.log.abandon_interrupted()
+        for record in abandoned:
+            if record.path:
+                Path(record.path + PARTIAL).unlink(missing_ok=True)
+        return abandoned
+
+
+def _open(final: Path, compress: bool) -> StreamWriter:
+    try:
+        return StreamWriter(final, compress)
+    except OSError as e:
+        raise BackupError(f"cannot write to {final.parent}: {e.strerror or e}") from e
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"writing the backup failed: {error.strerror}"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return str(error) or type(error).__name__
+
+
+def require_volume(port: DockerPort, target: Target, what: str) -> None:
+    # Mounting a missing volume would silently create an empty one and back that up.
+    if target.volume not in {v.name for v in port.list_volumes(target.stack)}:
+        raise BackupError(f"{what}: volume {target.volume} does not exist; apply first")
+
+
+@contextlib.contextmanager
+def source_lock(state_dir: Path, target: Target) -> Iterator[None]:
+    """One backup or restore per source at a time, across processes (CLI and daemon)."""
+    # Beside the backups, not among them: an unwritable destination must still get its
+    # failed record, which needs the lock first.
+    directory = state_dir / "backups" / ".locks"
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle = (directory / f"{target.stack}--{target.source}.lock").open("a")
+    except OSError as e:
+        raise BackupError(f"cannot write to {directory}: {e.strerror or e}") from e
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise BackupError(f"a backup or restore of {target.source} is already running") from e
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
