@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -13,6 +14,10 @@ from reconciler.api.app import build_app
 from reconciler.daemon.service import Daemon
 
 log = logging.getLogger("reconciler.daemon")
+
+
+async def loop_run(function: Callable[[], object]) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, function)
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -43,6 +48,8 @@ async def serve(daemon: Daemon) -> None:
         asyncio.create_task(daemon.poll_loop(), name="poll"),
         asyncio.create_task(daemon.drift_loop(), name="drift"),
     ]
+    await loop_run(daemon.job_runner.recover)
+    daemon.jobs.start()
     daemon.queue.submit("startup")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import IO
 
 from reconciler.daemon.controller import Controller, PassResult
+from reconciler.daemon.events import EventBus
 from reconciler.daemon.queue import TriggerQueue
 from reconciler.engine import Engine, EngineSettings
 from reconciler.gitsync.repo import GitMirror, GitSource
 from reconciler.observed.docker_adapter import DockerSdkPort
 from reconciler.observed.events import ContainerEvent, follow_events
+from reconciler.scheduler.dispatch import JobRunner
+from reconciler.scheduler.runtime import JobScheduler
 from reconciler.state.errors import ReconcilerError
 from reconciler.store.audit import AuditLog
 from reconciler.store.db import Database
@@ -77,12 +80,24 @@ class Daemon:
         self.mirror = GitMirror(source, settings.state_dir / "repo")
         self.controller = Controller(self.engine, self.mirror, self.db)
         self.queue = TriggerQueue(self._run_pass)
+        self.events = EventBus()
+        self.job_runner = JobRunner(self.engine, self.db, lambda: self.mirror.manifest_dir)
+        self.jobs = JobScheduler(self.job_runner.run, last_run=self.job_runner.last_run)
+        self.scheduler = _SchedulerView(self.jobs)
         self.started_at = time.time()
         self._stop = threading.Event()
 
     async def _run_pass(self, trigger: str) -> PassResult:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.controller.run_pass, trigger)
+        result = await loop.run_in_executor(None, self.controller.run_pass, trigger)
+        # Jobs follow the manifests of the last accepted revision, which the mirror now holds.
+        try:
+            specs = await loop.run_in_executor(None, self.job_runner.specs)
+        except ReconcilerError as e:
+            log.warning("scheduled jobs not updated: %s", e)
+        else:
+            self.jobs.sync(specs)
+        return result
 
     def audit(self, action: str, detail: str, source: str, actor: str = "") -> None:
         self.audit_log.record(action, detail, source, actor)
@@ -101,6 +116,15 @@ class Daemon:
             # Our own stops and removals echo back too; the pass they cause finds nothing to
             # do and leaves no record, which is cheaper than risking a missed real drift.
             log.info("drift: %s %s (%s)", event.container, event.action, event.owner)
+            self.events.publish(
+                "drift.detected",
+                {
+                    "container": event.container,
+                    "action": event.action,
+                    "owner": event.owner,
+                    "kind": event.kind,
+                },
+            )
             loop.call_soon_threadsafe(pending.set)
 
         thread = threading.Thread(target=self._follow, args=(on_event,), name="drift", daemon=True)
@@ -122,6 +146,20 @@ class Daemon:
 
     def stop(self) -> None:
         self._stop.set()
+        self.jobs.shutdown(wait=False)
+
+
+class _SchedulerView:
+    """What /system/doctor shows of the scheduler: each job and its next run."""
+
+    def __init__(self, jobs: JobScheduler) -> None:
+        self._jobs = jobs
+
+    def jobs(self) -> list[dict[str, str | None]]:
+        return [
+            {"id": job_id, "nextRun": when.isoformat() if when else None}
+            for job_id, when in sorted(self._jobs.next_runs().items())
+        ]
 
 
 def _log_progress(message: str) -> None:
