@@ -140,6 +140,7 @@ class Engine:
         prune: bool | None = None,
         revision: str | None = None,
         allow_mass_deletion: bool = False,
+        hold: dict[str, str] | None = None,
     ) -> Outcome:
         """One full pass; concurrent callers wait their turn instead of applying twice at once."""
         with self._lock:
@@ -156,6 +157,10 @@ class Engine:
             prepared = Prepared(desired, observed, plan)
             planned = time.monotonic()
             timings["plan"] = planned - loaded
+            # Held workloads (backing off) with something to do count as failed, untouched.
+            pending = {action.name for action in plan.actions}
+            held = {name: why for name, why in (hold or {}).items() if name in pending}
+            pull_failures = {**held, **pull_failures}
             if plan.empty and not pull_failures:
                 return Outcome(prepared, timings=timings)
             with stack_lock(desired.stack, self.report):

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.daemon.backoff import Backoff
 from reconciler.engine import Engine, Outcome
 from reconciler.gitsync.repo import GitMirror, Revision
 from reconciler.plan.render import plan_to_dict
@@ -47,6 +48,7 @@ class Controller:
         self.deployments = DeploymentLog(db)
         self.self_heal = True
         self.stack = ""  # known after the first pass that loads the manifests
+        self.backoff = Backoff()
         self.last_pass: PassResult | None = None
         self.busy = threading.Event()
 
@@ -72,7 +74,10 @@ class Controller:
             self.stack, revision.sha, revision.subject, revision.author, trigger
         )
         try:
-            outcome = self.engine.reconcile(self.mirror.manifest_dir, revision=revision.sha)
+            held = self.backoff.held(revision.sha)
+            outcome = self.engine.reconcile(
+                self.mirror.manifest_dir, revision=revision.sha, hold=held
+            )
         except ManifestErrors as e:
             errors = [issue.render() for issue in e.issues]
             self.deployments.finish(deployment, "refused", [], errors)
@@ -89,8 +94,10 @@ class Controller:
             self.deployments.finish(deployment, "failed", [], [str(e)])
             log.error("reconcile of %s failed: %s", revision.sha[:12], e)
             return PassResult(deployment, "failed", revision.sha)
+        attempted = {a.name for a in outcome.prepared.plan.actions}
+        self.backoff.record(outcome.result.failures, held, attempted)
         timings = {"fetch": fetch_seconds, **outcome.timings}
-        return self._record(deployment, revision, trigger, outcome, timings)
+        return self._record(deployment, revision, trigger, outcome, timings, held)
 
     def _record(
         self,
@@ -99,13 +106,15 @@ class Controller:
         trigger: str,
         outcome: Outcome,
         timings: dict[str, float],
+        held: dict[str, str],
     ) -> PassResult:
         status = _status(outcome)
         self.stack = outcome.prepared.desired.stack
         self.self_heal = outcome.prepared.desired.self_heal
         last = {"at": now(), "status": status, "trigger": trigger, "revision": revision.sha}
         self.db.set_meta(LAST_RECONCILE, json.dumps(last))
-        if status == "noop" and trigger in QUIET_TRIGGERS:
+        only_held = status == "failed" and set(outcome.result.failures) <= set(held)
+        if (status == "noop" or only_held) and trigger in QUIET_TRIGGERS:
             # A routine check that changed nothing is not a deployment; history stays readable.
             self.deployments.discard(deployment)
             return PassResult(None, status, revision.sha)
