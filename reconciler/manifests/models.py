@@ -124,7 +124,7 @@ RepoPath = Annotated[str, AfterValidator(_repo_path)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+        extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True
     )
 
 
@@ -334,7 +334,7 @@ class Backup(_Model):
     retention: Annotated[
         Retention, BeforeValidator(_retention_count, json_schema_input_type=int | Retention)
     ] = Field(
-        default_factory=lambda: Retention(keep_last=7),
+        default_factory=lambda: Retention.model_validate({"keepLast": 7}),
         description="Keep the newest N, or {keepLast, keepDaily, keepWeekly, keepMonthly}.",
     )
     enabled: bool = True
