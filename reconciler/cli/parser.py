@@ -94,11 +94,13 @@ def _daemon_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     watch.add_argument("--debounce", default="500ms")
     token = sub.add_parser("token", help="Manage API tokens.", parents=[common])
     token_sub = token.add_subparsers(dest="token_command", required=True)
-    create = token_sub.add_parser("create", help="Create a token; it is printed once.")
+    create = token_sub.add_parser(
+        "create", help="Create a token; it is printed once.", parents=[common]
+    )
     create.add_argument("--name", required=True)
     create.add_argument("--scopes", required=True, help="comma-separated, e.g. apps:read,admin")
-    token_sub.add_parser("list", help="List tokens (never their values).")
-    revoke = token_sub.add_parser("revoke", help="Revoke a token by name.")
+    token_sub.add_parser("list", help="List tokens (never their values).", parents=[common])
+    revoke = token_sub.add_parser("revoke", help="Revoke a token by name.", parents=[common])
     revoke.add_argument("name")
     history = sub.add_parser("history", help="List deployments of the daemon.", parents=[common])
     history.add_argument("--limit", type=int, default=20)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 from typing import Any
 from urllib.parse import quote, urlparse
 
@@ -34,17 +35,28 @@ class EngineReader:
         self, url: str, api_version: str, unavailable_hint: str, timeout: float = 60
     ) -> None:
         parsed = urlparse(url)
+        if parsed.scheme not in ("unix", "tcp", "http"):
+            raise ValueError(f"unsupported engine URL for the reader: {url}")
+        self._parsed = parsed
+        self._timeout = timeout
         self._url = url
         self._prefix = f"/v{api_version}"
         self._hint = unavailable_hint
-        if parsed.scheme == "unix":
-            self._connection: http.client.HTTPConnection = _UnixConnection(parsed.path, timeout)
-        elif parsed.scheme in ("tcp", "http"):
-            self._connection = http.client.HTTPConnection(
-                parsed.hostname or "localhost", parsed.port or 2375, timeout=timeout
-            )
-        else:
-            raise ValueError(f"unsupported engine URL for the reader: {url}")
+        # http.client connections are not thread-safe; the daemon observes from several threads.
+        self._local = threading.local()
+
+    @property
+    def _connection(self) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            parsed = self._parsed
+            if parsed.scheme == "unix":
+                connection = _UnixConnection(parsed.path, self._timeout)
+            else:
+                host, port = parsed.hostname or "localhost", parsed.port or 2375
+                connection = http.client.HTTPConnection(host, port, timeout=self._timeout)
+            self._local.connection = connection
+        return connection
 
     @staticmethod
     def supports(url: str, tls: bool) -> bool:
