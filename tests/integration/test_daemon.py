@@ -316,3 +316,15 @@ def test_rollback_pins_and_resume_follows_again(world: World) -> None:
     assert cli("resume", "--state-dir", daemon.state_dir).returncode == 0
     wait_for(lambda: "V=2" in _env_of(name), 30, "following the branch again")
     wait_for(lambda: daemon.health()["revision"] == second, 10, "health at the tip")
+
+
+def test_oversized_webhook_is_refused_before_reading(world: World) -> None:
+    world.push({"web": _app("1")}, "first")
+    daemon = world.start()
+    wait_for(lambda: containers(world.stack), 30, "the first deployment")
+    body = b"{" + b" " * (1024 * 1024 + 10) + b"}"
+    status, answer = daemon.post(
+        "/api/v1/webhooks/github", body, {"X-Hub-Signature-256": _sign(body)}
+    )
+    assert status == 413 and answer["error"]["status"] == 413
+    assert [d["trigger"] for d in daemon.history()] == ["startup"]
