@@ -3,55 +3,24 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
+from reconciler.manifests.fastyaml import parse_fast
+from reconciler.manifests.yamlread_types import (
+    MAX_FILE_BYTES,
+    MAX_NODES,
+    ParsedFile,
+    PathKey,
+    render_path,
+)
 from reconciler.state.errors import ManifestIssue
 
-MAX_FILE_BYTES = 1024 * 1024
-#: Aliases let a few lines expand into billions of nodes; no honest manifest comes near this.
-MAX_NODES = 100_000
+if TYPE_CHECKING:
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError
 
-PathKey = tuple[str | int, ...]
-
-
-@dataclass
-class ParsedFile:
-    """Plain data of one file and where each value (and each mapping key) stands in it."""
-
-    file: str
-    data: Any
-    values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
-
-    def position(self, path: PathKey, *, key: bool = False) -> tuple[int, int]:
-        """The nearest known position of `path`, walking up to its parents when unknown."""
-        index = self.keys if key else self.values
-        probe = tuple(path)
-        while probe:
-            if probe in index:
-                return index[probe]
-            if probe in self.values:
-                return self.values[probe]
-            probe = probe[:-1]
-        return self.values.get((), (1, 1))
-
-    def issue(self, path: PathKey, message: str, *, key: bool = False) -> ManifestIssue:
-        line, column = self.position(path, key=key)
-        return ManifestIssue(self.file, line, column, render_path(path), message)
-
-
-def render_path(path: PathKey) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+__all__ = ["MAX_FILE_BYTES", "MAX_NODES", "ParsedFile", "PathKey", "parse_file", "render_path"]
 
 
 class _NodeBudgetExceeded(Exception):
@@ -64,6 +33,8 @@ def expanded_size(tree: Any) -> int:
     Aliases share one object per anchor, so sizes are memoized by identity: a "billion laughs"
     document is measured (and refused) in milliseconds instead of being walked.
     """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     sizes: dict[int, int] = {}
 
     def size(node: Any) -> int:
@@ -86,6 +57,8 @@ class _Converter:
         self.nodes = 0
 
     def convert(self, node: Any, path: PathKey) -> Any:
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _NodeBudgetExceeded
@@ -169,11 +142,21 @@ def _flow_depth_problem(text: str, display: str) -> ManifestIssue | None:
     return None
 
 
-def parse_text(text: str, display: str) -> tuple[ParsedFile | None, list[ManifestIssue]]:
+def parse_text(
+    text: str, display: str, *, fast: bool = True
+) -> tuple[ParsedFile | None, list[ManifestIssue]]:
     # Brackets inside quoted strings count too; a manifest never needs 64 of them in a row.
     too_deep = _flow_depth_problem(text, display)
     if too_deep is not None:
         return None, [too_deep]
+    quick = parse_fast(text, display) if fast else None
+    if quick is not None:
+        return quick, []
+    # The reference reader: pure Python, slower, and the source of every YAML error message.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     yaml = YAML(typ="rt")
     try:
         tree = yaml.load(text)

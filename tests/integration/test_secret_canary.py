@@ -15,12 +15,13 @@ import sqlite3
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .support import api, cli, containers, describe, engine_skip_reason, wait_for
-from .test_daemon import World, _sign, world  # noqa: F401 - world is a fixture
+from .test_daemon import World, _sign
 
 pytestmark = [pytest.mark.docker]
 if reason := engine_skip_reason():
@@ -36,6 +37,13 @@ def _get(url: str, token: str) -> tuple[int, str]:
             return int(response.status), response.read().decode()
     except urllib.error.HTTPError as e:
         return int(e.code), e.read().decode()
+
+
+@pytest.fixture
+def world(tmp_path: Path, stack: str) -> Iterator[World]:
+    w = World(tmp_path, stack)
+    yield w
+    w.stop_all()
 
 
 def test_canary_appears_only_where_it_must(world: World, tmp_path: Path) -> None:
