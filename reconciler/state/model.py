@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 
 
@@ -180,8 +181,12 @@ class Observed:
     volumes: tuple[LiveVolume, ...] = ()
     images: tuple[tuple[str, str], ...] = ()  # (reference, image id)
 
+    @functools.cached_property
+    def _image_index(self) -> dict[str, str]:
+        return dict(self.images)
+
     def image_id(self, reference: str) -> str | None:
-        return dict(self.images).get(canonical_reference(reference))
+        return self._image_index.get(canonical_reference(reference))
 
 
 def canonical_reference(reference: str) -> str:
