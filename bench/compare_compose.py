@@ -9,17 +9,27 @@ stops take milliseconds. It then measures, one tool at a time (only that tool's 
 exist while it is measured):
 
   1. cold converge   wall time of `reconciler apply` / `docker-compose up -d` from nothing
-  2. no-op apply     whole-process wall time, median of --repeat runs (after one warm-up run)
+                     (given up after --cold-timeout s: the tool is killed and that is reported;
+                     a killed reconciler apply is finished untimed so its no-op can be measured)
+  2. no-op apply     whole-process wall time, median of --repeat runs after one warm-up run,
+                     plus the CPU time (user+sys) of those processes, which other load on the
+                     machine disturbs much less than wall time
   3. no-op pass      in-process observe + plan with DockerSdkPort, median of 20 after a warm-up,
-                     plus the Docker API calls one pass makes (counting proxy around the port)
+                     plus the Docker API calls one pass makes (counting proxy around the port,
+                     and the HTTP requests actually sent); compose's SDK calls for one no-op
+                     `up -d` are counted from its --verbose log
 
-and tears everything down at the end (also on failure or Ctrl-C). The table compares against
-the targets of issue 2; the figures are written to bench/results/latest.json.
+and tears everything down at the end (also on failure, Ctrl-C or SIGTERM). The table compares
+against the targets of issue 2; the figures go to bench/results/latest.json.
 
-    python bench/compare_compose.py                      # 50 apps, 5 repeats
-    python bench/compare_compose.py --apps 50 500        # 500 is heavy: minutes on 2 cores
+    python bench/compare_compose.py                        # 50 apps, 5 repeats (~2 min)
+    python bench/compare_compose.py --apps 50 500          # 500 is heavy: ~20 min on 2 cores
+    python bench/compare_compose.py --apps 50 --snapshot   # measure a copy of reconciler/
+    python bench/compare_compose.py --report               # re-print the last results
 
-Only the local Docker engine is used (unix socket, or a DOCKER_HOST on 127.0.0.1).
+reconciler runs with .pyc caching (as after a pip install) unless --bytecode inherit; the
+caches live in a temp dir, never in the repository. Only the local Docker engine is used
+(unix socket, or a DOCKER_HOST on 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -532,6 +543,7 @@ def bench_reconciler(ctx: Ctx) -> None:
     )
     if cold.timed_out:
         out["cold_converge_s"] = None
+        out["cold_converge_timeout_s"] = cold.seconds
         out["cold_converge_note"] = f"timed out after {cold.seconds:.0f} s; finished untimed"
         log(f"{stack}: cold converge exceeded {ctx.tools.cold_timeout:.0f} s; finishing untimed")
         ctx.run(ctx.rec("apply", str(ctx.stack_dir)), timeout=4 * ctx.tools.cold_timeout)
@@ -596,6 +608,7 @@ def bench_compose(ctx: Ctx) -> None:
     cold = ctx.run(ctx.dc("up", "-d"), timeout=ctx.tools.cold_timeout, check=False)
     if cold.timed_out:
         out["cold_converge_s"] = None
+        out["cold_converge_timeout_s"] = cold.seconds
         out["cold_converge_note"] = (
             f"timed out after {cold.seconds:.0f} s; compose no-op not measured"
         )
@@ -653,13 +666,26 @@ def evaluate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rec, comp = res.get("reconciler", {}), res.get("compose", {})
 
         r_cold, c_cold = rec.get("cold_converge_s"), comp.get("cold_converge_s")
-        ratio = c_cold / r_cold if r_cold and c_cold else None
+        ratio: float | str | None = c_cold / r_cold if r_cold and c_cold else None
         verdict = None if ratio is None else ("PASS" if r_cold <= c_cold else "MISS")
+        r_shown: Any = r_cold
+        c_shown: Any = c_cold
+        r_limit, c_limit = _timeout(rec), _timeout(comp)
+        if c_cold is None and c_limit and r_cold is not None:  # compose was stopped at the limit
+            c_shown, ratio = f"> {c_limit:.0f} (killed)", f"> {c_limit / r_cold:.1f}x"
+            verdict = "PASS" if r_cold < c_limit else "MISS"
+        elif r_cold is None and r_limit and c_cold is not None:
+            r_shown, verdict = f"> {r_limit:.0f} (killed)", "MISS"
+        notes = (
+            [f"reconciler: {rec['cold_converge_note']}"] if rec.get("cold_converge_note") else []
+        )
+        if comp.get("cold_converge_note"):
+            notes.append(f"compose: {comp['cold_converge_note']}")
         rows.append({
             "measure": "cold converge, whole process (s)", "apps": n,
-            "reconciler": r_cold, "compose": c_cold, "ratio": ratio,
+            "reconciler": r_shown, "compose": c_shown, "ratio": ratio,
             "target": "reconciler <= compose", "result": verdict,
-            "note": rec.get("cold_converge_note") or comp.get("cold_converge_note"),
+            "note": "; ".join(notes) or None,
         })  # fmt: skip
 
         r_noop = (rec.get("noop_apply") or {}).get("median_s")
@@ -708,12 +734,26 @@ def evaluate(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _timeout(tool: dict[str, Any]) -> float | None:
+    """The limit a cold converge was stopped at, if it was."""
+    if tool.get("cold_converge_timeout_s"):
+        return float(tool["cold_converge_timeout_s"])
+    match = re.search(r"timed out after (\d+) s", tool.get("cold_converge_note") or "")
+    return float(match.group(1)) if match else None
+
+
 def fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
         return f"{value:.1f}" if unit == "ms" else f"{value:.3f}"
     return str(value)
+
+
+def _ratio(value: float | str | None) -> str:
+    if isinstance(value, str):
+        return value
+    return f"{value:.2f}x" if value else "—"
 
 
 def render(rows: list[dict[str, Any]]) -> str:
@@ -724,7 +764,7 @@ def render(rows: list[dict[str, Any]]) -> str:
         table.append([
             row["measure"], str(row["apps"]),
             fmt(row["reconciler"], unit), fmt(row["compose"], unit),
-            f"{row['ratio']:.2f}x" if row["ratio"] else "—", row["target"], row["result"] or "—",
+            _ratio(row["ratio"]), row["target"], row["result"] or "—",
         ])  # fmt: skip
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = []
@@ -767,6 +807,12 @@ def save(payload: dict[str, Any]) -> None:
     RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
 
 
+def _set_results(path: str | None) -> None:
+    global RESULTS
+    if path:
+        RESULTS = Path(path).resolve()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -801,8 +847,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="cache (default): reconciler runs with .pyc caching, like a pip install; "
         "inherit: as the environment says (e.g. PYTHONDONTWRITEBYTECODE=1)",
     )
+    parser.add_argument("--out", help=f"results file (default: {RESULTS})")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help=f"measure nothing: re-evaluate and print {RESULTS.name} again",
+    )
     args = parser.parse_args(argv)  # fmt: skip
+    _set_results(args.out)
 
+    if args.report:
+        payload = json.loads(RESULTS.read_text())
+        payload["table"] = evaluate(payload["results"])
+        save(payload)
+        print_report(payload)
+        return 0
     check_local_docker()
     scratch = Path(tempfile.mkdtemp(prefix="bench-scratch-"))
     try:
@@ -848,11 +907,20 @@ def _main(args: argparse.Namespace, scratch: Path) -> int:
         save(payload)
         print(render(payload["table"]))
         return 1
-    print()
+    payload["repeat"] = args.repeat
+    save(payload)
+    print_report(payload)
+    return 0
+
+
+def print_report(payload: dict[str, Any]) -> None:
     env = payload["environment"]
-    print(f"reconciler vs docker-compose ({env['compose']}), {env['cpus']} CPUs, "
-          f"docker {env['docker_engine']}, reconciler: {env['reconciler_source']}, "
-          f"no-op median of {args.repeat}, in-process median of {INPROCESS_RUNS}")  # fmt: skip
+    print()
+    print(f"reconciler vs docker-compose {env['compose']}: {env['cpus']} CPUs, "
+          f"docker {env['docker_engine']}, reconciler = {env['reconciler_source']}; "
+          f"no-op median of {payload.get('repeat', '?')} runs after a warm-up, in-process "
+          f"median of {INPROCESS_RUNS}; load average {env['loadavg_at_start'][0]:.1f} at start, "
+          f"{env.get('loadavg_at_end', [float('nan')])[0]:.1f} at end")  # fmt: skip
     print(render(payload["table"]))
     for res in payload["results"]:
         p = (res.get("reconciler") or {}).get("inprocess_pass")
@@ -867,7 +935,6 @@ def _main(args: argparse.Namespace, scratch: Path) -> int:
             top = ", ".join(f"{k} x{v}" for k, v in list(c["by_call"].items())[:5])
             print(f"{res['apps']} apps, compose no-op up -d SDK calls: {c['total']} ({top})")
     print(f"results: {RESULTS}")
-    return 0
 
 
 if __name__ == "__main__":
