@@ -26,7 +26,7 @@ from reconciler.plan.model import Plan
 from reconciler.plan.planner import check_mass_deletion, make_plan
 from reconciler.secrets.credentials import CredentialStore, hash_key
 from reconciler.secrets.sources import FileSecrets
-from reconciler.state.errors import ReconcilerError
+from reconciler.state.errors import PlanError, ReconcilerError
 from reconciler.state.model import DesiredStack, Observed, PullPolicy
 
 Report = Callable[[str], None]
@@ -131,7 +131,29 @@ class Engine:
         """Load, observe and plan, without changing anything."""
         desired = self.desired(path)
         observed = observe(self.port, desired.stack)
+        self._check_credentials_match_data(desired, observed)
         return Prepared(desired, observed, make_plan(desired, observed, prune=prune))
+
+    def _check_credentials_match_data(self, desired: DesiredStack, observed: Observed) -> None:
+        """Fresh credentials for an add-on whose data already exists would lock its apps out:
+        the server keeps the password it was initialised with. Refuse, and say where to look."""
+        volumes = {volume.name for volume in observed.volumes}
+        orphaned = [
+            addon
+            for stack, addon in sorted(self.credentials.generated)
+            if stack == desired.stack and f"{stack}-{addon}-data" in volumes
+        ]
+        if not orphaned:
+            return
+        for addon in orphaned:
+            self.credentials.forget_generated(desired.stack, addon)
+        names = ", ".join(orphaned)
+        raise PlanError(
+            f"add-on(s) {names} already have data (volume {desired.stack}-{orphaned[0]}-data) "
+            f"but no credentials in {self.settings.state_dir}; new ones would not match the "
+            "password the server was initialised with. Run with the --state-dir that created "
+            "them (or copy its credentials/ directory), or remove the volume to start empty"
+        )
 
     def reconcile(
         self,
@@ -151,6 +173,7 @@ class Engine:
             loaded = time.monotonic()
             timings = {"load": loaded - started}
             observed = observe(self.port, desired.stack)
+            self._check_credentials_match_data(desired, observed)
             plan = make_plan(desired, observed, prune=prune)
             allowed = allow_mass_deletion or desired.allow_mass_deletion
             check_mass_deletion(plan, observed, allowed=allowed)

@@ -18,6 +18,8 @@ class CredentialStore:
     def __init__(self, state_dir: Path) -> None:
         self.root = state_dir / "credentials"
         self._lock = threading.Lock()
+        #: (stack, add-on) pairs whose credentials this process created.
+        self.generated: set[tuple[str, str]] = set()
 
     def path(self, stack: str, addon: str) -> Path:
         return self.root / stack / f"{addon}.json"
@@ -29,7 +31,15 @@ class CredentialStore:
                 return existing
             created = Credentials(user=user, password=secrets.token_urlsafe(24), database=database)
             self._write(stack, addon, created)
+            self.generated.add((stack, addon))
             return created
+
+    def forget_generated(self, stack: str, addon: str) -> None:
+        """Drop credentials made in this process (they turned out to be unusable)."""
+        with self._lock:
+            if (stack, addon) in self.generated:
+                self.path(stack, addon).unlink(missing_ok=True)
+                self.generated.discard((stack, addon))
 
     def load(self, stack: str, addon: str) -> Credentials | None:
         path = self.path(stack, addon)
