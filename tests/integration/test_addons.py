@@ -261,3 +261,16 @@ def test_rotated_password_reaches_server_and_apps(
     assert after["password"] not in plan.stdout
     apply(repo, state)
     assert in_app(f"{stack}-api-1", query).strip() == "42"
+
+
+def test_existing_data_without_credentials_is_refused(
+    repo: Path, tmp_path: Path, stack: str
+) -> None:
+    write(repo, stack, {}, {"cache": {"type": "redis", "version": "7", "tier": "starter"}})
+    apply(repo, tmp_path / "first")
+    other = tmp_path / "other"
+    refused = run("apply", repo, state=other)
+    assert refused.returncode == 1, describe(refused)
+    assert "already have data" in refused.stderr and "--state-dir" in refused.stderr
+    assert not list(other.glob("credentials/*/*.json")), "no unusable credentials are kept"
+    assert "no changes" in apply(repo, tmp_path / "first").stdout
