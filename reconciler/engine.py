@@ -25,6 +25,7 @@ from reconciler.observed.port import DockerPort
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import check_mass_deletion, make_plan
 from reconciler.secrets.credentials import CredentialStore, hash_key
+from reconciler.secrets.disks import DiskBudgets
 from reconciler.secrets.sources import FileSecrets
 from reconciler.state.errors import PlanError, ReconcilerError
 from reconciler.state.model import DesiredStack, Observed, PullPolicy
@@ -70,6 +71,7 @@ class Engine:
         self.report = report
         self.settings = settings or EngineSettings()
         self.credentials = CredentialStore(self.settings.state_dir)
+        self.disks = DiskBudgets(self.settings.state_dir)
         self._lock = threading.Lock()
 
     def inputs(self, root: Path) -> BuildInputs:
@@ -174,6 +176,8 @@ class Engine:
             timings = {"load": loaded - started}
             observed = observe(self.port, desired.stack)
             self._check_credentials_match_data(desired, observed)
+            self.disks.check(desired)
+            self.disks.record(desired)  # a budget only grows, so recording it early is safe
             plan = make_plan(desired, observed, prune=prune)
             allowed = allow_mass_deletion or desired.allow_mass_deletion
             check_mass_deletion(plan, observed, allowed=allowed)

@@ -21,8 +21,6 @@ TTL_SECONDS = 24 * 3600
 MAX_ENTRIES = 10_000
 MAX_KEY_LENGTH = 255
 KEY_PATTERN = re.compile(rf"^[\x20-\x7e]{{1,{MAX_KEY_LENGTH}}}$")
-#: Answers worth replaying: a conflict or a rate limit is transient, and starts nothing.
-_NOT_STORED = frozenset({409, 429})
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,9 @@ class IdempotencyCache:
     ) -> None:
         with self._lock:
             self._in_flight.discard(key)
-            if status >= 500 or status in _NOT_STORED:
+            # Only answers that started something are replayed. A refusal (400, 404, 409, 422,
+            # 429) started nothing: the same key may be sent again once the request is fixed.
+            if not 200 <= status < 300:
                 return
             self._entries[key] = Stored(status, body, content_type, fingerprint, self._clock())
             while len(self._entries) > MAX_ENTRIES:

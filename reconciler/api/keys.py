@@ -38,6 +38,8 @@ class ApiState:
     by_route: dict[Any, Route] = field(default_factory=dict)
     #: Workloads with a restart in progress ("app/web"), and the tasks doing the work.
     restarting: set[str] = field(default_factory=set)
+    #: `concurrency: forbid` tasks with a run the API started that has not ended yet.
+    busy_tasks: set[str] = field(default_factory=set)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, work: Any, name: str) -> asyncio.Task[Any]:

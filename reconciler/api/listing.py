@@ -16,6 +16,8 @@ from reconciler.api.errors import ApiError
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+#: SQLite integers are 64-bit; no list gets anywhere near this.
+MAX_OFFSET = 2**63 - 1
 _SORT = re.compile(r"^([A-Za-z][A-Za-z0-9]*)(?::(asc|desc))?$")
 
 
@@ -38,8 +40,8 @@ def parse_page(query: Mapping[str, str]) -> tuple[int, int]:
         offset = int(query.get("offset", "0"))
     except ValueError as e:
         raise ApiError(400, "limit and offset must be integers") from e
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise ApiError(400, f"limit must be 1-{MAX_LIMIT} and offset at least 0")
+    if not 1 <= limit <= MAX_LIMIT or not 0 <= offset <= MAX_OFFSET:
+        raise ApiError(400, f"limit must be 1-{MAX_LIMIT} and offset 0-{MAX_OFFSET}")
     return limit, offset
 
 

@@ -1,22 +1,31 @@
-"""Turn what the daemon records into events: deployments, their actions, drift repairs, and
-changes of each workload's state or health.
+"""Turn what the daemon records into events: deployments, their actions, drift repairs,
+backups and task runs, and changes of each workload's state or health.
 
 Every pass writes the state database, so reading its newest rows once a second sees every
-deployment whatever triggered it, without a hook in the controller. Health is compared between
-views of the stack, refreshed every few seconds while someone listens.
+deployment whatever triggered it, without a hook in the controller; backups and task runs are
+recorded as they start and end, so the same reading announces them whoever started them (the
+API, the scheduler or the CLI). Health is compared between views of the stack, refreshed every
+few seconds while someone listens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from reconciler.api.errors import redact
 from reconciler.api.keys import ApiState
+from reconciler.backups.records import BackupRecord
 from reconciler.daemon.controller import QUIET_TRIGGERS
 from reconciler.daemon.events import EventBus
 from reconciler.daemon.service import Daemon
+from reconciler.scheduler.runs import TaskRun
+from reconciler.store.db import Database
 from reconciler.store.deployments import Deployment
 
 log = logging.getLogger("reconciler.api")
@@ -111,14 +120,94 @@ class HealthWatch:
             )
 
 
+@dataclass(frozen=True)
+class RunTable:
+    """A table with one row per run, written as the run starts (status `running`) and ends."""
+
+    table: str
+    family: str  # the event family: FAMILY.started, FAMILY.finished, FAMILY.failed
+    succeeded: str  # the status of a run that went well; any other end is a failure
+    summary: Callable[[sqlite3.Row], dict[str, Any]]
+
+
+def _backup_summary(row: sqlite3.Row) -> dict[str, Any]:
+    record = BackupRecord.from_row(row).to_dict()
+    body = {"backupId": record.pop("id")}
+    body.update((k, v) for k, v in record.items() if k not in ("path", "verifyDetail"))
+    body["error"] = redact(body["error"])  # masked by the service; URLs and tokens here
+    return body
+
+
+def _task_summary(row: sqlite3.Row) -> dict[str, Any]:
+    run = TaskRun.from_row(row).to_dict()
+    body = {"runId": run.pop("id")}
+    body.update((k, v) for k, v in run.items() if k != "logTail")
+    return body
+
+
+BACKUPS = RunTable("backups", "backup", "completed", _backup_summary)
+TASK_RUNS = RunTable("task_runs", "task", "succeeded", _task_summary)
+RUNNING = "running"
+
+
+class RunWatch:
+    """Publishes FAMILY.started when a run's row appears and FAMILY.finished or FAMILY.failed
+    when it ends. Runs that ended before the first look are history, not news; a run that
+    started and ended between two looks gets both events, in order."""
+
+    def __init__(self, bus: EventBus, runs: RunTable) -> None:
+        self._bus = bus
+        self._runs = runs
+        self._last: int | None = None  # the highest id seen
+        self._running: set[int] = set()
+
+    def poll(self, db: Database) -> None:
+        table = self._runs.table  # a constant of this module, never input
+        if self._last is None:
+            top = db.query(f"SELECT max(id) AS id FROM {table}")
+            self._last = int(top[0]["id"] or 0)
+            running = db.query(f"SELECT id FROM {table} WHERE status = ?", (RUNNING,))
+            self._running = {int(row["id"]) for row in running}
+            return
+        tracked = sorted(self._running)
+        marks = ",".join("?" * len(tracked))
+        rows = db.query(
+            f"SELECT * FROM {table} WHERE id > ? OR id IN ({marks}) ORDER BY id",
+            (self._last, *tracked),
+        )
+        self.see(rows, tracked)
+
+    def see(self, rows: Iterable[sqlite3.Row], tracked: Iterable[int] = ()) -> None:
+        """`rows`: the rows newer than the last look and those of `tracked` (running) ids."""
+        assert self._last is not None
+        found: set[int] = set()
+        for row in rows:
+            run_id = int(row["id"])
+            found.add(run_id)
+            summary = self._runs.summary(row)
+            if run_id > self._last:
+                self._last = run_id
+                self._bus.publish(f"{self._runs.family}.started", summary)
+            if row["status"] == RUNNING:
+                self._running.add(run_id)
+                continue
+            self._running.discard(run_id)
+            ended = "finished" if row["status"] == self._runs.succeeded else "failed"
+            self._bus.publish(f"{self._runs.family}.{ended}", summary)
+        self._running -= set(tracked) - found  # deleted meanwhile (retention, trimming)
+
+
 async def watch(daemon: Daemon, state: ApiState) -> None:
     """Run until cancelled; a failed look is logged and retried, never fatal."""
     deployments = DeploymentWatch(state.bus)
     health = HealthWatch(state.bus)
+    run_watches = [RunWatch(state.bus, BACKUPS), RunWatch(state.bus, TASK_RUNS)]
     polls = 0
     while True:
         try:
             deployments.see(daemon.controller.deployments.list(limit=20))
+            for run_watch in run_watches:
+                run_watch.poll(daemon.db)
             if polls % HEALTH_EVERY_POLLS == 0 and state.bus.subscribers:
                 snapshot = await state.view.snapshot(max_age=DEPLOYMENT_POLL_SECONDS)
                 health.see(snapshot.objects)

@@ -99,7 +99,7 @@ def _operation(route: Route, operation_id: str) -> dict[str, Any]:
         operation["x-rate-limited"] = True
     if route.body:
         operation["requestBody"] = {
-            "required": False,
+            "required": route.body_required,
             "content": {JSON: {"schema": ref(route.body)}},
         }
     return operation

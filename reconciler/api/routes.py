@@ -6,11 +6,20 @@ OpenAPI document is generated from them.
 
 from __future__ import annotations
 
-from reconciler.api import views, views_system, views_workloads
+from reconciler.api import views, views_backups, views_system, views_workloads
+from reconciler.api.listing import MAX_OFFSET
 from reconciler.api.logs import MAX_LINES
 from reconciler.api.resources import STATES
 from reconciler.api.routing import PROMETHEUS, SSE, TEXT, Param, Route
 from reconciler.api.views import APP_SORTS, DEPLOYMENT_SORTS, ENVIRONMENTS
+from reconciler.api.views_backups import (
+    BACKUP_KINDS,
+    BACKUP_SORTS,
+    BACKUP_STATUSES,
+    TASK_RUN_SORTS,
+    TASK_RUN_STATUSES,
+    VERIFIED,
+)
 from reconciler.api.views_system import EVENT_FAMILIES
 from reconciler.api.webhooks import handle_webhook
 from reconciler.daemon.signatures import PROVIDERS
@@ -20,10 +29,13 @@ V1 = "/api/v1"
 
 NAME = Param("name", "path", {"type": "string"}, "The app or add-on name in the manifests.")
 ID = Param("id", "path", {"type": "integer"}, "The deployment id.")
+BACKUP_ID = Param("id", "path", {"type": "integer"}, "The backup id.")
+TASK = Param("name", "path", {"type": "string"}, "The task name in the manifests.")
 PAGE = (
     Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
           "Items per page."),
-    Param("offset", "query", {"type": "integer", "minimum": 0, "default": 0}, "Items to skip."),
+    Param("offset", "query", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+          "Items to skip."),
 )  # fmt: skip
 
 
@@ -62,6 +74,28 @@ DEPLOYMENT_LIST = (
     Param("status", "query", {"type": "string", "enum": list(STATUSES)}, "Only this status."),
     Param("trigger", "query", {"type": "string"}, "Only this trigger (api, webhook, drift, ...)."),
 )
+BACKUP_FILTERS = (
+    *PAGE,
+    _sort("id:desc", BACKUP_SORTS),
+    Param("status", "query", {"type": "string", "enum": list(BACKUP_STATUSES)},
+          "Only this status."),
+    Param("verified", "query", {"type": "string", "enum": list(VERIFIED)},
+          "true: verification passed; false: it failed; unknown: not verified (yet)."),
+)  # fmt: skip
+BACKUP_LIST = (
+    *BACKUP_FILTERS,
+    Param("source", "query", {"type": "string"}, "Only this source: an add-on, or APP-VOLUME."),
+    Param("addon", "query", {"type": "string"}, "Only backups of this add-on."),
+    Param("kind", "query", {"type": "string", "enum": list(BACKUP_KINDS)},
+          "Only backups of add-ons or of app volumes."),
+)  # fmt: skip
+TASK_RUN_LIST = (
+    *PAGE,
+    _sort("id:desc", TASK_RUN_SORTS),
+    Param("status", "query", {"type": "string", "enum": list(TASK_RUN_STATUSES)},
+          "Only this status."),
+    Param("trigger", "query", {"type": "string"}, "Only this trigger (api, schedule, manual)."),
+)  # fmt: skip
 FAMILY = "|".join(EVENT_FAMILIES)
 EVENTS = (
     Param("types", "query", {"type": "string", "pattern": f"^({FAMILY})(,({FAMILY}))*$"},
@@ -128,6 +162,34 @@ ROUTES: tuple[Route, ...] = (
           views_workloads.rotate_addon_credentials,
           "New password for an add-on; connected apps are rolled onto it", "addons", "admin",
           "RotationAccepted", status=202, params=(NAME,), trigger=True, errors=(409, 503)),
+    Route("GET", f"{V1}/addons/{{name}}/backups", views_backups.addon_backups,
+          "Backups of one add-on, newest first", "backups", "backups:read", "BackupList",
+          params=(NAME, *BACKUP_FILTERS), errors=(503,)),
+    Route("POST", f"{V1}/addons/{{name}}/backup", views_backups.start_backup,
+          "Back up one add-on now (through its declared backup, if any: verify and retention "
+          "too)", "backups", "backups:write", "BackupAccepted", status=202, params=(NAME,),
+          trigger=True, errors=(409, 503),
+          description="Answers once the backup's record exists; poll GET /backups/{id} or "
+          "follow `backup` events. 409 while a backup or restore of the add-on runs."),
+    Route("GET", f"{V1}/backups", views_backups.list_backups, "Backups of every source",
+          "backups", "backups:read", "BackupList", params=BACKUP_LIST),
+    Route("GET", f"{V1}/backups/{{id}}", views_backups.get_backup, "One backup", "backups",
+          "backups:read", "Backup", params=(BACKUP_ID,)),
+    Route("POST", f"{V1}/backups/{{id}}/restore", views_backups.restore_backup,
+          "Restore a backup into its add-on or volume, or into another add-on", "backups",
+          "backups:restore", "RestoreAccepted", status=202, params=(BACKUP_ID,), trigger=True,
+          body="RestoreRequest", body_required=True, errors=(409, 422, 503),
+          description="Without `acknowledgeDataOverwrite: true`, a 422 says what would be "
+          "overwritten and which apps would be stopped; nothing changes. Follow `restore` "
+          "events for the outcome. 409 while a backup or restore of the target runs."),
+    Route("POST", f"{V1}/tasks/{{name}}/runs", views_backups.run_task,
+          "Run a declared task now", "tasks", "reconcile:trigger", "TaskRunAccepted", status=202,
+          params=(TASK,), trigger=True, errors=(409, 503),
+          description="Answers once the first attempt's record exists; follow `task` events or "
+          "poll GET /tasks/{name}/runs. 409 while a `concurrency: forbid` task runs."),
+    Route("GET", f"{V1}/tasks/{{name}}/runs", views_backups.list_task_runs,
+          "Runs of one task, newest first (with the end of each run's log)", "tasks",
+          "apps:read", "TaskRunList", params=(TASK, *TASK_RUN_LIST), errors=(503,)),
     Route("GET", f"{V1}/deployments", views.list_deployments, "Deployment history", "deployments",
           "deployments:read", "DeploymentList", params=DEPLOYMENT_LIST),
     Route("GET", f"{V1}/deployments/{{id}}", views.get_deployment, "One deployment",

@@ -53,5 +53,7 @@ class Route:
     errors: tuple[int, ...] = ()
     #: Component schema name of a JSON request body, if any.
     body: str | None = None
+    #: The operation needs that body (else it answers 422 saying why).
+    body_required: bool = False
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.api.resources import HEALTH, STATES
+from reconciler.manifests.models import NAME_PATTERN
 from reconciler.store.deployments import STATUSES
 
 Schema = dict[str, Any]
@@ -212,8 +213,91 @@ SCHEMAS: dict[str, Schema] = {
         ),
         disk=ANY_OBJ,
         queue=ANY_OBJ,
-        scheduler=_obj(("jobs",), jobs={"type": "array", "items": {}}),
+        scheduler=_obj(
+            ("jobs",),
+            jobs={
+                "type": "array",
+                "items": _obj(id=STR, nextRun=N_STR, error=STR),
+                "description": "Scheduled jobs (STACK:backup|task|prune:NAME) and their next run.",
+            },
+        ),
         uptimeSeconds=NUM,
+    ),
+    "Backup": _obj(
+        ("id", "stack", "source", "kind", "status", "startedAt"),
+        id=INT,
+        stack=STR,
+        source=STR,
+        job=STR,
+        kind={"type": "string", "enum": ["addon", "volume"]},
+        engine=STR,
+        version=STR,
+        path=STR,
+        size=INT,
+        sha256=STR,
+        compressed=BOOL,
+        startedAt=STR,
+        finishedAt=N_STR,
+        status={"type": "string", "enum": ["running", "completed", "failed"]},
+        error=STR,
+        verified=_nullable(BOOL),
+        verifyDetail=STR,
+    ),
+    "BackupAccepted": _obj(
+        ("backupId", "status", "addon"),
+        backupId=INT,
+        status={"type": "string", "enum": ["in_progress"]},
+        addon=STR,
+        job=N_STR,
+    ),
+    "RestoreRequest": {
+        **_obj(
+            ("acknowledgeDataOverwrite",),
+            acknowledgeDataOverwrite={
+                **BOOL,
+                "enum": [True],
+                "description": "The target's data is replaced: say so. Without it, a 422 says "
+                "what would be overwritten and which apps would be stopped.",
+            },
+            to={
+                **N_STR,
+                "pattern": NAME_PATTERN,
+                "description": "Restore into this declared add-on instead (same engine).",
+            },
+        ),
+        "additionalProperties": False,
+    },
+    "RestoreAccepted": _obj(
+        ("backupId", "status", "source", "kind", "volume", "stoppedApps"),
+        backupId=INT,
+        status={"type": "string", "enum": ["in_progress"]},
+        source=STR,
+        kind={"type": "string", "enum": ["addon", "volume"]},
+        addon=N_STR,
+        container=N_STR,
+        volume=STR,
+        stoppedApps=STRINGS,
+    ),
+    "TaskRun": _obj(
+        ("id", "task", "trigger", "attempt", "startedAt", "status"),
+        id=INT,
+        stack=STR,
+        task=STR,
+        trigger=STR,
+        attempt=INT,
+        container=STR,
+        startedAt=STR,
+        finishedAt=N_STR,
+        status={"type": "string", "enum": ["running", "succeeded", "failed", "timeout"]},
+        exitCode=N_INT,
+        logTail=STR,
+    ),
+    "TaskRunAccepted": _obj(
+        ("task", "runId", "status"),
+        task=STR,
+        runId=INT,
+        status={"type": "string", "enum": ["running"]},
+        trigger=STR,
     ),
     "Event": _obj(("id", "type", "at", "data"), id=INT, type=STR, at=STR, data=ANY_OBJ),
     "WebhookAnswer": _obj(("status",), status=STR, reason=STR, delivery=STR),
@@ -222,4 +306,6 @@ SCHEMAS: dict[str, Schema] = {
     "AddonList": _list("Addon"),
     "DeploymentList": _list("Deployment"),
     "AuditEventList": _list("AuditEvent"),
+    "BackupList": _list("Backup"),
+    "TaskRunList": _list("TaskRun"),
 }

@@ -81,11 +81,19 @@ async def get_deployment(request: web.Request) -> web.Response:
     return web.json_response(_deployment(request).to_dict())
 
 
-def _deployment(request: web.Request) -> Deployment:
+def record_id(request: web.Request, what: str) -> int:
+    """The {id} of the path; anything that cannot be a row id (SQLite's are int64) is a 404."""
     try:
-        deployment_id = int(request.match_info["id"])
+        value = int(request.match_info["id"])
     except ValueError as e:
-        raise ApiError(404, "deployment ids are integers") from e
+        raise ApiError(404, f"{what} ids are integers") from e
+    if not 0 < value < 2**63:
+        raise ApiError(404, f"no {what} {value}")
+    return value
+
+
+def _deployment(request: web.Request) -> Deployment:
+    deployment_id = record_id(request, "deployment")
     deployment = request.app[DAEMON].controller.deployments.get(deployment_id)
     if deployment is None:
         raise ApiError(404, f"no deployment {deployment_id}")

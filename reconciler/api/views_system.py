@@ -16,7 +16,8 @@ from reconciler.api.views import api_state
 from reconciler.daemon.events import Event
 
 #: Event type families a client may ask for with ?types=deployment,drift
-EVENT_FAMILIES = ("deployment", "action", "drift", "health", "restart", "credentials", "backup")
+EVENT_FAMILIES = ("deployment", "action", "drift", "health", "restart", "credentials", "backup",
+                  "restore", "task")  # fmt: skip
 
 
 async def doctor(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ for the restore and started again afterwards, also when the restore fails.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,14 +85,18 @@ def _target(stack: Stack, record: BackupRecord, to: str | None) -> Target:
     return target
 
 
-def restore(service: BackupService, plan: RestorePlan) -> None:
-    """Carry out a plan made by plan_restore; raise BackupError if anything fails."""
+def restore(service: BackupService, plan: RestorePlan, *, source_locked: bool = False) -> None:
+    """Carry out a plan made by plan_restore; raise BackupError if anything fails.
+
+    `source_locked`: the caller already holds source_lock for the plan's target (the API takes
+    it before answering, so a busy source is refused at once)."""
     record, target = plan.record, plan.target
     path = check_file(record)  # before anything is stopped or written
     report = service.report
+    held = contextlib.nullcontext() if source_locked else source_lock(service.state_dir, target)
     # The stack lock keeps a daemon's apply or drift repair from starting what the restore
     # stopped; the source lock keeps a scheduled backup of the same source out.
-    with stack_lock(target.stack, report), source_lock(service.state_dir, target):
+    with stack_lock(target.stack, report), held:
         if target.tar or target.engine is None:
             _restore_volume(service, target, record, path)
             return

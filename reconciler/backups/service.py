@@ -27,12 +27,18 @@ from reconciler.state.errors import BackupError, ReconcilerError
 from reconciler.store.db import Database
 
 Report = Callable[[str], None]
+#: Told the new record's id once it exists (the API answers with it while the dump runs).
+Started = Callable[[int], None]
 #: Failed records stay this long for `backups` to show; then prune removes them.
 FAILED_RECORD_DAYS = 30
 
 
 def _quiet(_: str) -> None:
     pass
+
+
+class SourceBusy(BackupError):
+    """A backup or restore of the same source holds its lock (in this or another process)."""
 
 
 class BackupService:
@@ -51,11 +57,13 @@ class BackupService:
         creds = self.credentials.load(target.stack, target.source) if target.kind == ADDON else None
         return masker([creds.password] if creds else [])
 
-    def backup(self, stack: Stack, name: str) -> BackupRecord:
-        """Back up a declared backup or an add-on now; raise BackupError if it fails."""
+    def backup(self, stack: Stack, name: str, started: Started | None = None) -> BackupRecord:
+        """Back up a declared backup or an add-on now; raise BackupError if it fails.
+
+        `started` is called with the record's id as soon as the record exists."""
         target = resolve(stack, name)
         with source_lock(self.state_dir, target):
-            backup_id = self._run(target)
+            backup_id = self._run(target, started)
         if target.verify:
             self.verify(target, backup_id)
         if target.policy is not None:
@@ -64,7 +72,7 @@ class BackupService:
         assert record is not None
         return record
 
-    def _run(self, target: Target) -> int:
+    def _run(self, target: Target, started: Started | None = None) -> int:
         backup_id = self.log.start(
             target.stack, target.source, target.job, target.kind,
             target.engine.name if target.engine else "", target.version,
@@ -78,6 +86,8 @@ class BackupService:
         mask = self.mask_for(target)
         writer: StreamWriter | None = None
         try:
+            if started is not None:
+                started(backup_id)
             writer = _open(final, target.compressed)
             checked(self._dump(target, backup_id, writer.write), "the dump command", mask)
             size, sha256 = writer.commit()
@@ -194,7 +204,7 @@ def source_lock(state_dir: Path, target: Target) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
-            raise BackupError(f"a backup or restore of {target.source} is already running") from e
+            raise SourceBusy(f"a backup or restore of {target.source} is already running") from e
         try:
             yield
         finally:

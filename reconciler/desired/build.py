@@ -64,8 +64,11 @@ def build_desired(
     for name, plan in addons.items():
         replicas = stack.addons[name].replicas
         # Two servers must never open one data directory: stop the old before the new starts.
-        workloads[name] = _workload(
-            Kind.ADDON, name, plan.template, replicas, (), inputs, UpdateStrategy.RECREATE
+        workloads[name] = replace(
+            _workload(
+                Kind.ADDON, name, plan.template, replicas, (), inputs, UpdateStrategy.RECREATE
+            ),
+            disk_bytes=plan.disk_bytes,
         )
     graph = {name: app.depends_on + app.addons for name, app in stack.apps.items()}
     graph.update({name: [] for name in addons})

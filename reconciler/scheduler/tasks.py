@@ -29,10 +29,16 @@ TASK_KIND = "task"
 LOG_LINES = 40
 STOP_TIMEOUT = 10
 Report = Callable[[str], None]
+#: Told each attempt's run id once its record exists (the API answers with the first).
+Started = Callable[[int], None]
 
 
 def _quiet(_: str) -> None:
     pass
+
+
+class TaskBusy(ReconcilerError):
+    """A run of a `concurrency: forbid` task is in progress."""
 
 
 class TaskRunner:
@@ -42,7 +48,9 @@ class TaskRunner:
         self.runs = TaskRunLog(db)
         self.report = report
 
-    def run(self, path: Path, name: str, trigger: str = "manual") -> TaskRun:
+    def run(
+        self, path: Path, name: str, trigger: str = "manual", started: Started | None = None
+    ) -> TaskRun:
         """Run a declared task now, with its retries; return the last attempt's record."""
         loaded = load_manifests(path)
         stack = loaded.stack.stack
@@ -51,11 +59,11 @@ class TaskRunner:
             known = ", ".join(sorted(loaded.stack.tasks)) or "none"
             raise ReconcilerError(f"no task named {name!r} in stack {stack} ({known})")
         if task.concurrency == "forbid" and self.runs.running(stack, name):
-            raise ReconcilerError(f"task {name} is already running (concurrency: forbid)")
+            raise TaskBusy(f"task {name} is already running (concurrency: forbid)")
         spec = app_spec(self.engine, loaded, task.app)
         run: TaskRun | None = None
         for attempt in range(1, task.retries + 2):
-            run = self._attempt(stack, name, task, spec, trigger, attempt)
+            run = self._attempt(stack, name, task, spec, trigger, attempt, started)
             if run.status == SUCCEEDED:
                 break
         self.runs.trim(stack, name)
@@ -63,11 +71,20 @@ class TaskRunner:
         return run
 
     def _attempt(
-        self, stack: str, name: str, task: Task, spec: ContainerSpec, trigger: str, attempt: int
+        self,
+        stack: str,
+        name: str,
+        task: Task,
+        spec: ContainerSpec,
+        trigger: str,
+        attempt: int,
+        started: Started | None = None,
     ) -> TaskRun:
         run_id = self.runs.start(stack, name, trigger, attempt)
         container = f"{stack}-task-{name}-{run_id}"
         self.runs.set_container(run_id, container)
+        if started is not None:
+            started(run_id)
         mask = masker(value for key, value in spec.env if key in spec.secret_env)
         self.report(f"task {name}: run {run_id} (attempt {attempt}) in {container}")
         status, code, log = FAILED, None, ""

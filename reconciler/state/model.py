@@ -108,6 +108,8 @@ class Workload:
     spec_doc: dict[str, object] = field(compare=False, hash=False)
     depends_on: tuple[str, ...] = ()
     update: UpdateStrategy = UpdateStrategy.ROLLING
+    #: Add-ons: the declared disk budget in bytes (status and metrics report usage against it).
+    disk_bytes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -274,3 +274,18 @@ def test_existing_data_without_credentials_is_refused(
     assert "already have data" in refused.stderr and "--state-dir" in refused.stderr
     assert not list(other.glob("credentials/*/*.json")), "no unusable credentials are kept"
     assert "no changes" in apply(repo, tmp_path / "first").stdout
+
+
+def test_disk_can_only_grow(repo: Path, tmp_path: Path, stack: str) -> None:
+    state = tmp_path / "state"
+    cache = {"type": "redis", "version": "7", "tier": "starter", "disk": "2Gi"}
+    write(repo, stack, {}, {"cache": cache})
+    apply(repo, state)
+    write(repo, stack, {}, {"cache": {**cache, "disk": "1Gi"}})
+    refused = run("apply", repo, state=state)
+    assert (
+        refused.returncode == 1
+        and "disk can only grow (2Gi declared before, 1Gi now)" in refused.stderr
+    )
+    write(repo, stack, {}, {"cache": {**cache, "disk": "4Gi"}})
+    assert "no changes" in apply(repo, state).stdout, "growing the budget restarts nothing"
