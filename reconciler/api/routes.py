@@ -205,7 +205,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"{V1}/system/doctor", views_system.doctor, "Is everything reachable",
           "system", "deployments:read", "Doctor"),
     Route("GET", f"{V1}/events", views_system.events,
-          "Server-sent events: deployments, actions, drift, health, restarts, backups", "system",
+          "Server-sent events: deployments, actions, drift, health, restarts, backups, "
+          "restores, task runs", "system",
           "deployments:read", media=SSE, params=EVENTS, errors=(429,)),
     Route("GET", f"{V1}/audit-events", views.list_audit_events,
           "Every trigger and authentication failure", "system", "admin", "AuditEventList",
