@@ -146,6 +146,8 @@ class Engine:
             if stack == desired.stack and f"{stack}-{addon}-data" in volumes
         ]
         if not orphaned:
+            # Checked against the live volumes: from here on these credentials are the data's.
+            self.credentials.generated.clear()
             return
         for addon in orphaned:
             self.credentials.forget_generated(desired.stack, addon)
