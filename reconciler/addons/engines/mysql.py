@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from reconciler.addons.spec import (
     ConfigKey,
     ConfigType,
@@ -37,65 +39,66 @@ def _rotate(client: str, prefix: str) -> tuple[str, ...]:
     return ("sh", "-c", script)
 
 
-def _mysql_env(c: Credentials) -> dict[str, str]:
-    return {
-        "MYSQL_ROOT_PASSWORD": c.password,
-        "MYSQL_USER": c.user,
-        "MYSQL_PASSWORD": c.password,
-        "MYSQL_DATABASE": c.database,
-    }
+@dataclass(frozen=True)
+class _Flavor:
+    """What differs between MySQL and MariaDB: names of the image, variables and binaries."""
+
+    name: str
+    versions: tuple[str, ...]
+    prefix: str  # MYSQL | MARIADB, as the official images name their variables
+    server: str
+    admin: str
+    client: str
+    dump: str
 
 
-def _mariadb_env(c: Credentials) -> dict[str, str]:
-    return {
-        "MARIADB_ROOT_PASSWORD": c.password,
-        "MARIADB_USER": c.user,
-        "MARIADB_PASSWORD": c.password,
-        "MARIADB_DATABASE": c.database,
-    }
+def _engine(flavor: _Flavor) -> Engine:
+    prefix = flavor.prefix
+    root_pwd = f'MYSQL_PWD="${prefix}_ROOT_PASSWORD"'
+
+    def env(c: Credentials) -> dict[str, str]:
+        return {
+            f"{prefix}_ROOT_PASSWORD": c.password,
+            f"{prefix}_USER": c.user,
+            f"{prefix}_PASSWORD": c.password,
+            f"{prefix}_DATABASE": c.database,
+        }
+
+    return Engine(
+        name=flavor.name,
+        image_repository=flavor.name,
+        versions=flavor.versions,
+        port=3306,
+        data_path="/var/lib/mysql",
+        major_of=two_components,
+        bootstrap_env=env,
+        secret_env=frozenset({f"{prefix}_ROOT_PASSWORD", f"{prefix}_PASSWORD"}),
+        # Over TCP: the bootstrap server listens on the socket only and looks ready too early.
+        healthcheck=("CMD-SHELL", f"{flavor.admin} ping -h 127.0.0.1 --protocol=tcp --silent"),
+        connection=_connection,
+        command=(flavor.server,),
+        config=_config(),
+        backup_command=(
+            "sh", "-c", f"{root_pwd} {flavor.dump} -h 127.0.0.1 -u root --single-transaction "
+            f'--routines --triggers --databases "${prefix}_DATABASE"',
+        ),
+        restore_command=("sh", "-c", f"{root_pwd} {flavor.client} -h 127.0.0.1 -u root"),
+        backup_extension="sql",
+        rotate_command=_rotate(flavor.client, prefix),
+    )  # fmt: skip
 
 
-MYSQL = Engine(
-    name="mysql",
-    image_repository="mysql",
-    versions=("8.0", "8.4"),
-    port=3306,
-    data_path="/var/lib/mysql",
-    major_of=two_components,
-    bootstrap_env=_mysql_env,
-    secret_env=frozenset({"MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD"}),
-    # Over TCP: the bootstrap server listens on the socket only and would look ready too early.
-    healthcheck=("CMD-SHELL", "mysqladmin ping -h 127.0.0.1 --protocol=tcp --silent"),
-    connection=_connection,
-    command=("mysqld",),
-    config=_config(),
-    backup_command=(
-        "sh", "-c", 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysqldump -h 127.0.0.1 -u root '
-        '--single-transaction --routines --triggers --databases "$MYSQL_DATABASE"',
-    ),
-    restore_command=("sh", "-c", 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -h 127.0.0.1 -u root'),
-    backup_extension="sql",
-    rotate_command=_rotate("mysql", "MYSQL"),
-)  # fmt: skip
-
-MARIADB = Engine(
-    name="mariadb",
-    image_repository="mariadb",
-    versions=("10.6", "10.11", "11.4"),
-    port=3306,
-    data_path="/var/lib/mysql",
-    major_of=two_components,
-    bootstrap_env=_mariadb_env,
-    secret_env=frozenset({"MARIADB_ROOT_PASSWORD", "MARIADB_PASSWORD"}),
-    healthcheck=("CMD-SHELL", "mariadb-admin ping -h 127.0.0.1 --protocol=tcp --silent"),
-    connection=_connection,
-    command=("mariadbd",),
-    config=_config(),
-    backup_command=(
-        "sh", "-c", 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb-dump -h 127.0.0.1 -u root '
-        '--single-transaction --routines --triggers --databases "$MARIADB_DATABASE"',
-    ),
-    restore_command=("sh", "-c", 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -h 127.0.0.1 -u root'),
-    backup_extension="sql",
-    rotate_command=_rotate("mariadb", "MARIADB"),
-)  # fmt: skip
+MYSQL = _engine(
+    _Flavor("mysql", ("8.0", "8.4"), "MYSQL", "mysqld", "mysqladmin", "mysql", "mysqldump")
+)
+MARIADB = _engine(
+    _Flavor(
+        "mariadb",
+        ("10.6", "10.11", "11.4"),
+        "MARIADB",
+        "mariadbd",
+        "mariadb-admin",
+        "mariadb",
+        "mariadb-dump",
+    )
+)
