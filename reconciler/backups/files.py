@@ -38,12 +38,15 @@ class StreamWriter:
         )
         self._hash = hashlib.sha256()
         self._size = 0
+        #: Bytes the dump produced, before compression: zero means it wrote nothing at all.
+        self.raw_bytes = 0
         final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # O_EXCL: two runs can never write the same file; 0600: dumps hold the data itself.
         fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._file = os.fdopen(fd, "wb", buffering=READ_BYTES)
 
     def write(self, chunk: bytes) -> None:
+        self.raw_bytes += len(chunk)
         data = self._compressor.compress(chunk) if self._compressor else chunk
         if data:
             self._emit(data)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,9 @@ Report = Callable[[str], None]
 Started = Callable[[int], None]
 #: Failed records stay this long for `backups` to show; then prune removes them.
 FAILED_RECORD_DAYS = 30
+
+
+FREE_SPACE_FACTOR = 1.2
 
 
 def _quiet(_: str) -> None:
@@ -88,8 +92,12 @@ class BackupService:
         try:
             if started is not None:
                 started(backup_id)
+            self._check_free_space(target, final.parent)
             writer = _open(final, target.compressed)
             checked(self._dump(target, backup_id, writer.write), "the dump command", mask)
+            if writer.raw_bytes == 0:
+                # An exit code of 0 with no output is a dump of nothing, not a backup.
+                raise BackupError("the dump command exited 0 but wrote nothing")
             size, sha256 = writer.commit()
         except BaseException as e:
             if writer is not None:
@@ -102,6 +110,20 @@ class BackupService:
         self.log.complete(backup_id, size, sha256)
         self.report(f"backup {backup_id}: completed, {size} bytes, sha256 {sha256[:12]}")
         return backup_id
+
+    def _check_free_space(self, target: Target, directory: Path) -> None:
+        """Refuse to start without 1.2x the last good backup's size free at the destination."""
+        done = self.log.find(stack=target.stack, source=target.source, status="completed")
+        if not done or not done[0].size:
+            return
+        needed = int(done[0].size * FREE_SPACE_FACTOR)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        free = shutil.disk_usage(directory).free
+        if free < needed:
+            raise BackupError(
+                f"only {free} bytes free in {directory}; the last backup of {target.source} "
+                f"took {done[0].size}, so at least {needed} are needed"
+            )
 
     def _dump(self, target: Target, backup_id: int, sink: Callable[[bytes], None]) -> ExecResult:
         what = f"backing up {target.source}"

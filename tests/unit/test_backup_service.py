@@ -5,12 +5,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from reconciler.backups import service as service_module
 from reconciler.backups.records import COMPLETED, FAILED, RUNNING
 from reconciler.backups.restore import plan_restore, restore
 from reconciler.backups.service import BackupService
@@ -345,3 +347,28 @@ def test_prune_applies_retention_and_removes_stray_partials(service: BackupServi
     assert len(deleted) == 2 and not stray.exists()
     assert len(files(service)) == 1
     assert os.listdir(service.state_dir / "backups" / "shop" / "sql")
+
+
+def test_a_dump_that_exits_0_with_no_output_is_a_failure(
+    service: BackupService, port: FakePort
+) -> None:
+    earlier = service.backup(make_stack(), "sql")
+    port.dump_chunks = 0
+    with pytest.raises(BackupError, match="exited 0 but wrote nothing"):
+        service.backup(make_stack(), "sql")
+    assert service.log.find("shop", "sql")[0].status == FAILED
+    assert files(service) == [Path(earlier.path)]
+
+
+def test_free_space_is_checked_before_starting(
+    service: BackupService, port: FakePort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    earlier = service.backup(make_stack(), "sql")
+    usage = shutil.disk_usage(service.state_dir)
+    tiny = type(usage)(usage.total, usage.used, int(earlier.size * 1.1))
+    monkeypatch.setattr(service_module.shutil, "disk_usage", lambda _: tiny)
+    calls = len(port.calls)
+    with pytest.raises(BackupError, match=r"bytes free in .* at least"):
+        service.backup(make_stack(), "sql")
+    assert "exec_stream shop-sql" not in port.calls[calls:], "nothing was dumped"
+    assert files(service) == [Path(earlier.path)]
