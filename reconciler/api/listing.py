@@ -123,3 +123,14 @@ def paginate_rows(request: web.Request, rows: Sequence[Any]) -> web.Response:
     return web.json_response(
         envelope(list(rows[offset : offset + limit]), len(rows), limit, offset)
     )
+
+
+def query_flag(request: web.Request, name: str) -> bool:
+    """A boolean query parameter, given at most once; anything else is a 400."""
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise ApiError(400, f"{name} is given {len(values)} times; give it once")
+    value = (values[0] if values else "false").lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ApiError(400, f"{name} must be true or false")
+    return value in ("true", "1", "yes")

@@ -21,6 +21,7 @@ from reconciler.api.listing import (
     parse_filters,
     parse_page,
     parse_sort,
+    query_flag,
     select,
 )
 from reconciler.api.resources import STATES
@@ -103,9 +104,10 @@ def _deployment(request: web.Request) -> Deployment:
 async def trigger_reconcile(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
     who = caller(request)
+    wait = query_flag(request, "wait")  # checked before anything is triggered
     daemon.audit("reconcile.triggered", "POST /reconcile", who.peer, who.actor)
     ticket = daemon.queue.submit("api")
-    if request.query.get("wait", "").lower() not in ("1", "true", "yes"):
+    if not wait:
         body = {"status": "queued", "deploymentId": None, "triggers": len(ticket.triggers)}
         return web.json_response(body, status=202)
     # The pass that covers this trigger creates the deployment; wait for it.

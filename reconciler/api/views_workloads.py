@@ -15,6 +15,7 @@ from aiohttp import web
 from reconciler.api import actions
 from reconciler.api.errors import ApiError
 from reconciler.api.keys import DAEMON
+from reconciler.api.listing import query_flag
 from reconciler.api.logs import Follower, LogLine, parse_lines, parse_since, read_logs
 from reconciler.api.resources import container_names
 from reconciler.api.sse import format_event, open_stream, pump
@@ -71,13 +72,6 @@ async def addon_logs(request: web.Request) -> web.StreamResponse:
     return await _logs(request, "addon")
 
 
-def _flag(request: web.Request, name: str) -> bool:
-    value = request.query.get(name, "false").lower()
-    if value not in ("true", "false", "1", "0", "yes", "no"):
-        raise ApiError(400, f"{name} must be true or false")
-    return value in ("true", "1", "yes")
-
-
 async def _logs(request: web.Request, kind: str) -> web.StreamResponse:
     obj = await _object(request, kind)
     names = container_names(obj)
@@ -90,7 +84,7 @@ async def _logs(request: web.Request, kind: str) -> web.StreamResponse:
     lines = parse_lines(request.query.get("lines"))
     since = parse_since(request.query.get("since"))
     port = request.app[DAEMON].engine.port
-    if _flag(request, "follow"):
+    if query_flag(request, "follow"):
         return await _follow(request, port, names, lines, since)
     loop = asyncio.get_running_loop()
     found = await loop.run_in_executor(None, read_logs, port, names, lines, since)
