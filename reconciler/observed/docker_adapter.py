@@ -4,10 +4,8 @@ The only place docker errors are translated into reconciler errors."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,6 +20,7 @@ from reconciler.observed.normalize import (
     volume_from_summary,
 )
 from reconciler.observed.port import ContainerState, ExecResult, OneOffSpec
+from reconciler.observed.streams import StreamBroken, Tail, demux, drain
 from reconciler.state import labels
 from reconciler.state.errors import DockerApiError, DockerUnavailable
 from reconciler.state.model import ContainerSpec, LiveContainer, LiveNetwork, LiveVolume
@@ -275,10 +274,10 @@ class DockerSdkPort:
     ) -> ExecResult:
         what = f"running a command in {container}"
         exec_id, sock = self._exec_socket(what, container, command, stdin=False)
-        tail = _Tail()
+        tail = Tail()
         try:
-            _demux(sock, {1: sink, 2: tail.add})
-        except _StreamBroken as e:
+            demux(sock, {1: sink, 2: tail.add})
+        except StreamBroken as e:
             raise DockerApiError(f"{what}: the output stream broke: {e.__cause__}") from e
         finally:
             sock.close()
@@ -289,10 +288,10 @@ class DockerSdkPort:
     ) -> ExecResult:
         what = f"running a command in {container}"
         exec_id, sock = self._exec_socket(what, container, command, stdin=True)
-        tail = _Tail()
+        tail = Tail()
         # Output is drained on its own thread: a command that writes while we still feed it
         # would otherwise block on a full pipe while we block on its full stdin.
-        reader = threading.Thread(target=_drain, args=(sock, {1: tail.add, 2: tail.add}))
+        reader = threading.Thread(target=drain, args=(sock, {1: tail.add, 2: tail.add}))
         reader.daemon = True
         reader.start()
         try:
@@ -415,66 +414,3 @@ class _LogStream:
                 close()
             except Exception:  # already closed from the reading side: nothing left to do
                 return
-
-
-#: Bytes of command output kept for error messages.
-TAIL_BYTES = 4096
-RECV_BYTES = 1 << 20
-
-
-class _StreamBroken(Exception):
-    """Reading the engine's stream failed (as opposed to handing a chunk on)."""
-
-
-class _Tail:
-    """The last TAIL_BYTES of a stream, thread-safe; for error messages, never for data."""
-
-    def __init__(self) -> None:
-        self._data = b""
-        self._lock = threading.Lock()
-
-    def add(self, chunk: bytes) -> None:
-        with self._lock:
-            self._data = (self._data + chunk)[-TAIL_BYTES:]
-
-    def text(self) -> str:
-        with self._lock:
-            return self._data.decode("utf-8", "replace").strip()
-
-
-def _drain(sock: socket.socket, sinks: dict[int, Callable[[bytes], None]]) -> None:
-    # A broken stream shows up as the command's exit code; nothing to raise on this thread.
-    with contextlib.suppress(_StreamBroken):
-        _demux(sock, sinks)
-
-
-def _demux(sock: socket.socket, sinks: dict[int, Callable[[bytes], None]]) -> None:
-    """Split the engine's multiplexed stream (8-byte headers: stream, size) into `sinks`.
-
-    Reads in large blocks and passes payload slices on without waiting for whole frames,
-    so memory stays bounded by RECV_BYTES whatever the frame sizes."""
-    header = b""
-    stream, remaining = 0, 0
-    while True:
-        try:
-            data = sock.recv(RECV_BYTES)
-        except OSError as e:  # the engine's side; a sink's own errors pass through unchanged
-            raise _StreamBroken() from e
-        if not data:
-            return
-        view, pos = memoryview(data), 0
-        while pos < len(view):
-            if remaining == 0:
-                need = 8 - len(header)
-                header += view[pos : pos + need].tobytes()
-                pos += need
-                if len(header) == 8:
-                    stream, remaining = struct.unpack(">BxxxL", header)
-                    header = b""
-                continue
-            take = min(remaining, len(view) - pos)
-            sink = sinks.get(stream)
-            if sink is not None:
-                sink(data if take == len(data) else view[pos : pos + take].tobytes())
-            pos += take
-            remaining -= take
