@@ -247,3 +247,20 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
     raise AssertionError(
         f"timed out after {timeout}s waiting for {what} (last error: {last_error})"
     )
+
+
+#: The add-on images scripts/addon-images.sh builds from Debian packages.
+REDIS_REPOSITORY = "reconciler-fixture/redis"
+
+
+def missing_image_reason(*references: str) -> str | None:
+    """Why tests needing these local images cannot run, or None when all are present."""
+    missing = []
+    for reference in references:
+        try:
+            api().inspect_image(reference)
+        except docker.errors.ImageNotFound:
+            missing.append(reference)
+    if missing:
+        return f"{', '.join(missing)} missing; run `bash scripts/addon-images.sh`"
+    return None

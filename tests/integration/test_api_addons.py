@@ -6,26 +6,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import docker.errors
 import pytest
 
-from .support import BUSYBOX_1, SLEEP, api, engine_skip_reason, inspect
+from .support import (
+    BUSYBOX_1,
+    REDIS_REPOSITORY,
+    SLEEP,
+    engine_skip_reason,
+    inspect,
+    missing_image_reason,
+)
 from .test_api_harness import World, start_world, wait_until
 
-REDIS_REPOSITORY = "reconciler-fixture/redis"
 GIB = 1024**3
 
 
-def _redis_missing() -> str | None:
-    try:
-        api().inspect_image(f"{REDIS_REPOSITORY}:7")
-    except docker.errors.ImageNotFound:
-        return f"{REDIS_REPOSITORY}:7 missing; run `bash scripts/addon-images.sh`"
-    return None
-
-
 pytestmark = [pytest.mark.docker]
-if reason := engine_skip_reason() or _redis_missing():
+if reason := engine_skip_reason() or missing_image_reason(f"{REDIS_REPOSITORY}:7"):
     pytestmark.append(pytest.mark.skip(reason=reason))
 
 

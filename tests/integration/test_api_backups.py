@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker.errors
 import pytest
 
 from reconciler.api.ratelimit import RateLimiter
@@ -24,26 +23,24 @@ from reconciler.backups.service import source_lock
 from reconciler.backups.sources import addon_target
 from reconciler.desired.load import load_manifests
 
-from .support import BUSYBOX_1, api, engine_skip_reason, inspect
+from .support import (
+    BUSYBOX_1,
+    REDIS_REPOSITORY,
+    api,
+    engine_skip_reason,
+    inspect,
+    missing_image_reason,
+)
 from .test_api_harness import Answer, World, start_world, wait_until
 
-REDIS_REPOSITORY = "reconciler-fixture/redis"
 REDIS = 'redis-cli --no-auth-warning -a "$REDIS_PASSWORD"'
 HOLD = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 #: Random, so neither RDB nor gzip shrink it: the dump takes long enough to collide with.
 BIG_BYTES = 48 * 1024 * 1024
 
 
-def _redis_missing() -> str | None:
-    try:
-        api().inspect_image(f"{REDIS_REPOSITORY}:7")
-    except docker.errors.ImageNotFound:
-        return f"{REDIS_REPOSITORY}:7 missing; run `bash scripts/addon-images.sh`"
-    return None
-
-
 pytestmark = [pytest.mark.docker]
-if reason := engine_skip_reason() or _redis_missing():
+if reason := engine_skip_reason() or missing_image_reason(f"{REDIS_REPOSITORY}:7"):
     pytestmark.append(pytest.mark.skip(reason=reason))
 
 

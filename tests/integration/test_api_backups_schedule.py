@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker.errors
 import pytest
 
 from reconciler.store.db import Database
@@ -25,33 +24,26 @@ from reconciler.store.db import Database
 from .support import (
     BUSYBOX_1,
     CLI,
+    REDIS_REPOSITORY,
     STACK_LABEL,
     api,
     cli,
     describe,
     engine_skip_reason,
+    missing_image_reason,
     new_stack_name,
     purge_stack,
     wait_for,
 )
 from .test_api_harness import commit_stack
 
-REDIS_REPOSITORY = "reconciler-fixture/redis"
 JOB = "cache-every-minute"
 #: From the daemon's start: the next minute boundary, the first pass and the dump itself.
 DEADLINE_SECONDS = 75
 
 
-def _redis_missing() -> str | None:
-    try:
-        api().inspect_image(f"{REDIS_REPOSITORY}:7")
-    except docker.errors.ImageNotFound:
-        return f"{REDIS_REPOSITORY}:7 missing; run `bash scripts/addon-images.sh`"
-    return None
-
-
 pytestmark = [pytest.mark.docker]
-if reason := engine_skip_reason() or _redis_missing():
+if reason := engine_skip_reason() or missing_image_reason(f"{REDIS_REPOSITORY}:7"):
     pytestmark.append(pytest.mark.skip(reason=reason))
 
 
