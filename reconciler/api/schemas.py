@@ -6,6 +6,7 @@ from typing import Any
 
 from reconciler.api.resources import HEALTH, STATES
 from reconciler.manifests.models import NAME_PATTERN
+from reconciler.scheduler.freshness import STATES as FRESHNESS
 from reconciler.store.deployments import STATUSES
 
 Schema = dict[str, Any]
@@ -89,6 +90,11 @@ SCHEMAS: dict[str, Schema] = {
         pinned=N_STR,
         reason=N_STR,
         lastReconcile=_nullable(ANY_OBJ),
+        backups=_obj(
+            ("declared", "degraded"),
+            declared=INT,
+            degraded={**STRINGS, "description": "Declared backups that are degraded, by name."},
+        ),
     ),
     "Container": _CONTAINER,
     "App": _obj(
@@ -222,6 +228,12 @@ SCHEMAS: dict[str, Schema] = {
             },
         ),
         uptimeSeconds=NUM,
+        backups=_obj(
+            ("ok", "declared", "degraded"),
+            ok=BOOL,
+            declared=INT,
+            degraded={**STRINGS, "description": "Why each degraded backup is degraded."},
+        ),
     ),
     "Backup": _obj(
         ("id", "stack", "source", "kind", "status", "startedAt"),
@@ -238,10 +250,31 @@ SCHEMAS: dict[str, Schema] = {
         compressed=BOOL,
         startedAt=STR,
         finishedAt=N_STR,
-        status={"type": "string", "enum": ["running", "completed", "failed"]},
+        status={"type": "string", "enum": ["running", "completed", "failed", "expiring"]},
         error=STR,
         verified=_nullable(BOOL),
         verifyDetail=STR,
+    ),
+    "BackupSource": _obj(
+        ("stack", "backup", "source", "kind", "freshness", "reason"),
+        stack=STR,
+        backup=STR,
+        source=STR,
+        kind={"type": "string", "enum": ["addon", "volume"]},
+        schedule=N_STR,
+        timezone=STR,
+        enabled=BOOL,
+        freshness={
+            "type": "string",
+            "enum": list(FRESHNESS),
+            "description": "degraded: no successful backup within twice the schedule's "
+            "interval (measured from when the backup was first seen if it never succeeded).",
+        },
+        reason=STR,
+        intervalSeconds=N_INT,
+        lastSuccessAt=N_STR,
+        watchedSince=N_STR,
+        degradedAt=N_STR,
     ),
     "BackupAccepted": _obj(
         ("backupId", "status", "addon"),
@@ -307,5 +340,6 @@ SCHEMAS: dict[str, Schema] = {
     "DeploymentList": _list("Deployment"),
     "AuditEventList": _list("AuditEvent"),
     "BackupList": _list("Backup"),
+    "BackupSourceList": _list("BackupSource"),
     "TaskRunList": _list("TaskRun"),
 }

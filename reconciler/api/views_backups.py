@@ -22,7 +22,7 @@ from reconciler.api.errors import ApiError
 from reconciler.api.keys import DAEMON
 from reconciler.api.listing import order, paginate_rows, parse_filters, parse_sort, select
 from reconciler.api.views import api_state, caller, record_id
-from reconciler.backups.records import COMPLETED, FAILED, RUNNING, BackupRecord
+from reconciler.backups.records import COMPLETED, EXPIRING, FAILED, RUNNING, BackupRecord
 from reconciler.backups.restore import RestorePlan, plan_restore
 from reconciler.backups.service import BackupService, SourceBusy
 from reconciler.backups.sources import ADDON, VOLUME, resolve
@@ -31,7 +31,7 @@ from reconciler.scheduler.tasks import TaskBusy
 from reconciler.state.errors import BackupError
 
 BACKUP_SORTS = ("id", "startedAt", "finishedAt", "size", "source", "status")
-BACKUP_STATUSES = (RUNNING, COMPLETED, FAILED)
+BACKUP_STATUSES = (RUNNING, COMPLETED, FAILED, EXPIRING)
 BACKUP_KINDS = (ADDON, VOLUME)
 #: verified=true: verification passed; false: it failed; unknown: not verified (yet).
 VERIFIED = ("true", "false", "unknown")

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from reconciler.state.errors import BackupError
+from reconciler.state.faults import crash_point
 
 PARTIAL = ".partial"
 #: gzip level: 3 keeps up with a dump stream on one core and still shrinks SQL about 5x.
@@ -46,6 +47,7 @@ class StreamWriter:
         self._file = os.fdopen(fd, "wb", buffering=READ_BYTES)
 
     def write(self, chunk: bytes) -> None:
+        crash_point("backup.write")
         self.raw_bytes += len(chunk)
         data = self._compressor.compress(chunk) if self._compressor else chunk
         if data:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -54,6 +55,32 @@ def scratch_volume(port: DockerPort, name: str, stack: str) -> Iterator[str]:
     finally:
         with contextlib.suppress(ReconcilerError):
             port.remove_volume(name)
+
+
+def leftover_pattern(stack: str, source: str) -> re.Pattern[str]:
+    """Names of the helpers backups, verifies and restores of one source run under."""
+    return re.compile(
+        rf"{re.escape(stack)}-{re.escape(source)}-(backup|verify|restore)-[0-9]+(-data|-load)?"
+    )
+
+
+def sweep_leftovers(port: DockerPort, stack: str, source: str) -> list[str]:
+    """Remove one source's helper containers and scratch volumes; return their names.
+
+    Only call with the source lock held: then no live process uses them, so any found are what
+    a killed process left behind (the kernel released its lock, Docker kept its containers).
+    """
+    pattern = leftover_pattern(stack, source)
+    removed = []
+    for container in port.list_containers(stack):
+        if container.kind == BACKUP_KIND and pattern.fullmatch(container.name):
+            port.remove(container.name)
+            removed.append(container.name)
+    for volume in port.list_volumes(stack):
+        if pattern.fullmatch(volume.name):
+            port.remove_volume(volume.name)
+            removed.append(volume.name)
+    return removed
 
 
 def helper_spec(image: str, volume: str, mount: str, read_only: bool = False) -> OneOffSpec:

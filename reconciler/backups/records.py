@@ -11,6 +11,9 @@ from typing import Any
 from reconciler.store.db import Database
 
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+#: Retention chose it: the file is being deleted. A record in this state never counts as a
+#: backup, and whoever finds one (after a crash) finishes the deletion.
+EXPIRING = "expiring"
 #: Error text kept per record: the end of a command's stderr is where the reason is.
 ERROR_CHARS = 2000
 
@@ -140,12 +143,13 @@ class BackupLog:
     def delete(self, backup_id: int) -> None:
         self.db.execute("DELETE FROM backups WHERE id = ?", (backup_id,))
 
-    def abandon_interrupted(self) -> list[BackupRecord]:
-        """Mark runs whose process died (a crash, a kill) as failed; return them."""
+    def mark_expiring(self, backup_id: int) -> None:
+        self.db.execute(
+            "UPDATE backups SET status = ? WHERE id = ? AND status = ?",
+            (EXPIRING, backup_id, COMPLETED),
+        )
+
+    def interrupted(self) -> list[BackupRecord]:
+        """Runs still marked running whose process is gone (a crash, a kill -9)."""
         rows = self.db.query("SELECT * FROM backups WHERE status = ?", (RUNNING,))
-        abandoned = []
-        for row in rows:
-            if not pid_alive(int(row["pid"])):
-                self.fail(int(row["id"]), "interrupted: the reconciler stopped during the backup")
-                abandoned.append(BackupRecord.from_row(row))
-        return abandoned
+        return [BackupRecord.from_row(row) for row in rows if not pid_alive(int(row["pid"]))]

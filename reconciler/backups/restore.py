@@ -97,6 +97,7 @@ def restore(service: BackupService, plan: RestorePlan, *, source_locked: bool = 
     # The stack lock keeps a daemon's apply or drift repair from starting what the restore
     # stopped; the source lock keeps a scheduled backup of the same source out.
     with stack_lock(target.stack, report), held:
+        service.sweep(target)
         if target.tar or target.engine is None:
             _restore_volume(service, target, record, path)
             return

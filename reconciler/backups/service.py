@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import shutil
+import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,15 +17,30 @@ from zoneinfo import ZoneInfo
 
 from reconciler.backups import verify
 from reconciler.backups.engines import TAR_OUT
-from reconciler.backups.files import PARTIAL, StreamWriter, backup_dir
-from reconciler.backups.helpers import checked, helper_spec, masker, one_off, require_running
-from reconciler.backups.records import COMPLETED, FAILED, BackupLog, BackupRecord, parse_time
+from reconciler.backups.files import PARTIAL, StreamWriter, backup_dir, read_chunks, sha256_of
+from reconciler.backups.helpers import (
+    checked,
+    helper_spec,
+    masker,
+    one_off,
+    require_running,
+    sweep_leftovers,
+)
+from reconciler.backups.records import (
+    COMPLETED,
+    EXPIRING,
+    FAILED,
+    BackupLog,
+    BackupRecord,
+    parse_time,
+)
 from reconciler.backups.retention import Candidate, to_delete
 from reconciler.backups.sources import ADDON, Target, resolve, source_targets
 from reconciler.manifests.models import Stack
 from reconciler.observed.port import DockerPort, ExecResult
 from reconciler.secrets.credentials import CredentialStore
 from reconciler.state.errors import BackupError, ReconcilerError
+from reconciler.state.faults import crash_point
 from reconciler.store.db import Database
 
 Report = Callable[[str], None]
@@ -66,12 +82,15 @@ class BackupService:
 
         `started` is called with the record's id as soon as the record exists."""
         target = resolve(stack, name)
+        # Verify and retention stay under the lock too: the next holder sweeps helpers it finds
+        # as a dead process's leftovers, so none may be in use by a live one.
         with source_lock(self.state_dir, target):
+            self.sweep(target)
             backup_id = self._run(target, started)
-        if target.verify:
-            self.verify(target, backup_id)
-        if target.policy is not None:
-            self.apply_retention(target)
+            if target.verify:
+                self.verify(target, backup_id)
+            if target.policy is not None:
+                self.apply_retention(target)
         record = self.log.get(backup_id)
         assert record is not None
         return record
@@ -99,6 +118,7 @@ class BackupService:
                 # An exit code of 0 with no output is a dump of nothing, not a backup.
                 raise BackupError("the dump command exited 0 but wrote nothing")
             size, sha256 = writer.commit()
+            crash_point("backup.before-record")
         except BaseException as e:
             if writer is not None:
                 writer.discard()
@@ -110,6 +130,11 @@ class BackupService:
         self.log.complete(backup_id, size, sha256)
         self.report(f"backup {backup_id}: completed, {size} bytes, sha256 {sha256[:12]}")
         return backup_id
+
+    def sweep(self, target: Target) -> None:
+        """With the source lock held: remove what a killed run of this source left in Docker."""
+        for name in sweep_leftovers(self.port, target.stack, target.source):
+            self.report(f"removed {name}, left behind by an interrupted run")
 
     def _check_free_space(self, target: Target, directory: Path) -> None:
         """Refuse to start without 1.2x the last good backup's size free at the destination."""
@@ -160,17 +185,29 @@ class BackupService:
         doomed = to_delete(candidates, target.policy, ZoneInfo(target.timezone))
         paths = {r.id: r.path for r in records}
         for backup_id in doomed:
-            if paths[backup_id]:
-                Path(paths[backup_id]).unlink(missing_ok=True)
-            self.log.delete(backup_id)
+            # Marked first: a crash between the unlink and the delete must not leave a
+            # "completed" record whose file is gone. recover() finishes what was marked.
+            self.log.mark_expiring(backup_id)
+            crash_point("retention.marked")
+            self._expire(backup_id, paths[backup_id])
             self.report(f"retention: deleted backup {backup_id} of {target.source}")
         return doomed
+
+    def _expire(self, backup_id: int, path: str) -> None:
+        if path:
+            Path(path).unlink(missing_ok=True)
+            crash_point("retention.unlinked")
+        self.log.delete(backup_id)
 
     def prune(self, stack: Stack) -> list[int]:
         """Housekeeping: retention for every declared backup, old failed records, stray files."""
         deleted: list[int] = []
         for target in source_targets(stack).values():
-            deleted += self.apply_retention(target)
+            try:
+                with source_lock(self.state_dir, target):
+                    deleted += self.apply_retention(target)
+            except SourceBusy:
+                continue  # the running backup applies retention itself when it ends
         cutoff = datetime.now(UTC) - timedelta(days=FAILED_RECORD_DAYS)
         for record in self.log.find(stack.stack, status=FAILED):
             if parse_time(record.started_at) < cutoff:
@@ -182,12 +219,37 @@ class BackupService:
         return deleted
 
     def recover(self) -> list[BackupRecord]:
-        """After a crash: fail the runs that died with the process and remove their files."""
-        abandoned = self.log.abandon_interrupted()
-        for record in abandoned:
+        """After a crash: settle the runs that died with their process; return the failed ones.
+
+        A run killed after its file got its final name (written, fsynced, renamed) is complete
+        and is recorded as such; any other becomes a failed record and its partial file goes.
+        Deletions that retention started are finished."""
+        failed = []
+        for record in self.log.interrupted():
+            if not (record.path and self._adopt(record)):
+                self.log.fail(record.id, "interrupted: the reconciler stopped during the backup")
+                failed.append(record)
+                if record.path:  # a torn file under the final name is no backup either
+                    Path(record.path).unlink(missing_ok=True)
             if record.path:
                 Path(record.path + PARTIAL).unlink(missing_ok=True)
-        return abandoned
+        for record in self.log.find(status=EXPIRING):
+            self._expire(record.id, record.path)
+        return failed
+
+    def _adopt(self, record: BackupRecord) -> bool:
+        """Record a whole file whose run died before recording it; False if there is none."""
+        path = Path(record.path)
+        if not path.is_file():
+            return False
+        try:
+            for _ in read_chunks(path, record.compressed):
+                pass  # a compressed file must end its stream; a torn one is not adopted
+        except (BackupError, OSError, zlib.error):
+            return False
+        self.log.complete(record.id, path.stat().st_size, sha256_of(path))
+        self.report(f"backup {record.id}: recorded after an interruption ({path.name})")
+        return True
 
 
 def _open(final: Path, compress: bool) -> StreamWriter:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.backups import service as service_module
 from reconciler.backups.records import COMPLETED, FAILED, RUNNING
 from reconciler.backups.restore import plan_restore, restore
 from reconciler.backups.service import BackupService
@@ -82,6 +81,7 @@ class FakePort:
 
     def remove_volume(self, name: str) -> None:
         self.calls.append(f"remove volume {name}")
+        self.volumes.discard(name)
 
     def stop(self, name: str, timeout: int) -> None:
         self.calls.append(f"stop {name}")
@@ -366,9 +366,61 @@ def test_free_space_is_checked_before_starting(
     earlier = service.backup(make_stack(), "sql")
     usage = shutil.disk_usage(service.state_dir)
     tiny = type(usage)(usage.total, usage.used, int(earlier.size * 1.1))
-    monkeypatch.setattr(service_module.shutil, "disk_usage", lambda _: tiny)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: tiny)
     calls = len(port.calls)
     with pytest.raises(BackupError, match=r"bytes free in .* at least"):
         service.backup(make_stack(), "sql")
     assert "exec_stream shop-sql" not in port.calls[calls:], "nothing was dumped"
     assert files(service) == [Path(earlier.path)]
+
+
+def _died_after_rename(service: BackupService, content: bytes) -> tuple[int, Path]:
+    """A run whose process was killed after its file got the final name, before recording."""
+    backup_id = service.log.start("shop", "sql", "", "addon", "mariadb", "11.4")
+    final = service.state_dir / "backups" / "shop" / "sql" / f"sql-{backup_id}.sql.gz"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    final.write_bytes(content)
+    service.log.set_path(backup_id, str(final), True)
+    service.log.db.execute("UPDATE backups SET pid = ? WHERE id = ?", (2**22 + 12345, backup_id))
+    return backup_id, final
+
+
+def test_recover_records_a_whole_file_whose_run_died_before_recording_it(
+    service: BackupService,
+) -> None:
+    data = gzip.compress(CHUNK * 3)
+    backup_id, final = _died_after_rename(service, data)
+    assert service.recover() == []
+    record = service.log.get(backup_id)
+    assert record is not None and record.status == COMPLETED
+    assert (record.size, record.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert files(service) == [final]
+
+
+def test_recover_fails_and_removes_a_torn_file(service: BackupService) -> None:
+    backup_id, _ = _died_after_rename(service, gzip.compress(CHUNK * 3)[:-20])
+    assert [r.id for r in service.recover()] == [backup_id]
+    assert service.log.get(backup_id).status == FAILED  # type: ignore[union-attr]
+    assert files(service) == []
+
+
+def test_recover_finishes_a_retention_deletion(service: BackupService) -> None:
+    first, second = (service.backup(make_stack(), "nightly") for _ in range(2))
+    service.log.mark_expiring(first.id)  # a crash right after: file and row both still there
+    assert service.log.find("shop", "sql", COMPLETED) == [second]  # no longer counts
+    assert service.recover() == []
+    assert service.log.get(first.id) is None
+    assert files(service) == [Path(second.path)]
+
+
+def test_a_backup_removes_helpers_a_killed_run_left(service: BackupService, port: FakePort) -> None:
+    leftover = LiveContainer(
+        id="c1", name="shop-sql-verify-7-load", kind="backup", owner="shop-sql-verify-7-load",
+        replica=0, state="running", status="Up", image="x", image_id="", spec_hash="",
+        revision="", spec_doc="",
+    )  # fmt: skip
+    port.apps.append(leftover)
+    port.volumes |= {"shop-sql-verify-7-data", "shop-sqlx-backup-1", "shop-web-uploads"}
+    service.backup(make_stack(), "sql")
+    assert "remove shop-sql-verify-7-load" in port.calls
+    assert port.volumes == {"shop-sqlx-backup-1", "shop-web-uploads"}
