@@ -1,4 +1,5 @@
-"""GET /system/doctor: is everything the daemon depends on reachable, and what is it running."""
+"""GET /system/doctor: is everything the daemon depends on reachable, what is it running, and
+are its declared backups fresh."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from datetime import date, datetime
 from typing import Any
 
 from reconciler.api.errors import redact
+from reconciler.api.freshness import declared_statuses
 from reconciler.daemon.controller import GIT_ERROR, LAST_GOOD, LAST_REFUSED, PINNED
 from reconciler.daemon.service import Daemon
 from reconciler.gitsync.remote import parse_remote
+from reconciler.scheduler.backup_health import degraded_reasons
 from reconciler.state.errors import ReconcilerError
 
 LOW_DISK_BYTES = 1024**3
@@ -86,8 +89,11 @@ def _report(daemon: Daemon) -> dict[str, Any]:
     git = _git(daemon)
     disk = _disk(daemon)
     pinned = daemon.db.get_meta(PINNED)
+    backups = declared_statuses(daemon)
+    degraded = degraded_reasons(backups)
     # Nothing checked out yet (no good sync so far) is degraded even if every probe answers.
     checks_ok = docker["ok"] and git["ok"] and disk["ok"] and git["checkedOut"] is not None
+    checks_ok = checks_ok and not degraded
     return {
         "status": "ok" if checks_ok else ("failing" if not docker["ok"] else "degraded"),
         "docker": docker,
@@ -106,6 +112,7 @@ def _report(daemon: Daemon) -> dict[str, Any]:
             "passes": daemon.queue.passes,
         },
         "scheduler": {"jobs": _scheduler_jobs(daemon)},
+        "backups": {"ok": not degraded, "declared": len(backups), "degraded": degraded},
         "uptimeSeconds": round(time.time() - daemon.started_at, 1),
     }
 

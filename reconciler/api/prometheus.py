@@ -2,7 +2,8 @@
 
 Deployment records are pruned, so the reconcile histogram and the drift-repair count cover the
 records kept; they are exposed as gauges where pruning could make a counter go down. Backups
-are read from a `backups` table when one exists, whatever columns its version has.
+are read from a `backups` table when one exists, whatever columns its version has; whether each
+declared backup is degraded comes from the manifests checked out (freshness.py).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from reconciler import __version__
+from reconciler.api.freshness import declared_statuses
 from reconciler.daemon.controller import GIT_ERROR, LAST_RECONCILE, PINNED
 from reconciler.daemon.service import Daemon
+from reconciler.scheduler.backup_health import BackupStatus
 from reconciler.store.db import Database
 
 BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -100,25 +103,32 @@ def _first(candidates: Sequence[str], columns: set[str]) -> str | None:
     return next((c for c in candidates if c in columns), None)
 
 
-def _backup_metrics(db: Database) -> list[str]:
+def _backup_rows(db: Database) -> list[Any]:
+    """(stack, backup, source, status, finished) of every record, whatever the table's vintage."""
     columns = _columns(db, "backups")
     source = _first(("source", "addon", "addon_name", "target", "name"), columns)
     status = _first(("status", "state", "result"), columns)
-    finished = _first(("finished_at", "completed_at", "ended_at", "created_at"), columns)
     if not (source and status):
         return []
+    finished = _first(("finished_at", "completed_at", "ended_at", "created_at"), columns)
+    stack, job = _first(("stack",), columns), _first(("job", "backup"), columns)
     # Column names come from the fixed candidate lists above, never from input.
-    rows = db.query(
-        f"SELECT {source} AS source, {status} AS status"
-        + (f", {finished} AS finished" if finished else ", NULL AS finished")
-        + " FROM backups"
-    )
+    aliased = ((stack, "stack"), (job, "job"), (source, "source"), (status, "status"))
+    picked = ", ".join(f"{c} AS {alias}" if c else f"'' AS {alias}" for c, alias in aliased)
+    return db.query(f"SELECT {picked}, {finished or 'NULL'} AS finished FROM backups")
+
+
+def _backup_metrics(db: Database) -> list[str]:
+    rows = _backup_rows(db)
+    if not rows:
+        return []
     results = Counter((str(r["source"]), str(r["status"])) for r in rows)
-    last: dict[str, float] = {}
+    last: dict[tuple[str, str, str], float] = {}
     for row in rows:
         at = _timestamp(row["finished"])
         if str(row["status"]).lower() in _SUCCESS and at is not None:
-            last[str(row["source"])] = max(at, last.get(str(row["source"]), 0.0))
+            key = (str(row["stack"]), str(row["job"]), str(row["source"]))
+            last[key] = max(at, last.get(key, 0.0))
     lines = _family(
         "reconciler_backups",
         "gauge",
@@ -131,10 +141,28 @@ def _backup_metrics(db: Database) -> list[str]:
     return lines + _family(
         "reconciler_backup_last_success_timestamp_seconds",
         "gauge",
-        "When the newest successful backup of each source finished (unix time).",
+        "When the newest successful backup finished (unix time), by declared backup "
+        '(backup="" for ad-hoc backups of an add-on nothing declares).',
         [
-            f"reconciler_backup_last_success_timestamp_seconds{_labels(source=s)} {t:.3f}"
-            for s, t in sorted(last.items())
+            f"reconciler_backup_last_success_timestamp_seconds"
+            f"{_labels(stack=st, backup=b, source=so)} {t:.3f}"
+            for (st, b, so), t in sorted(last.items())
+        ],
+    )
+
+
+def _freshness_metrics(statuses: Sequence[BackupStatus]) -> list[str]:
+    if not statuses:
+        return []
+    return _family(
+        "reconciler_backup_degraded",
+        "gauge",
+        "1 when a declared backup has had no successful run within twice its schedule's "
+        "interval (unscheduled and disabled backups are 0).",
+        [
+            f"reconciler_backup_degraded{_labels(stack=s.stack, backup=s.backup, source=s.source)}"
+            f" {1 if s.degraded else 0}"
+            for s in statuses
         ],
     )
 
@@ -161,4 +189,5 @@ def _daemon_metrics(daemon: Daemon) -> list[str]:
 
 def render(daemon: Daemon) -> str:
     lines = _daemon_metrics(daemon) + _deployment_metrics(daemon.db) + _backup_metrics(daemon.db)
+    lines += _freshness_metrics(declared_statuses(daemon))
     return "\n".join(lines) + "\n"

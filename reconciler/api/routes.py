@@ -6,7 +6,7 @@ OpenAPI document is generated from them.
 
 from __future__ import annotations
 
-from reconciler.api import views, views_backups, views_system, views_workloads
+from reconciler.api import freshness, views, views_backups, views_system, views_workloads
 from reconciler.api.listing import MAX_OFFSET
 from reconciler.api.logs import MAX_LINES
 from reconciler.api.resources import STATES
@@ -23,6 +23,7 @@ from reconciler.api.views_backups import (
 from reconciler.api.views_system import EVENT_FAMILIES
 from reconciler.api.webhooks import handle_webhook
 from reconciler.daemon.signatures import PROVIDERS
+from reconciler.scheduler.freshness import STATES as FRESHNESS
 from reconciler.store.deployments import STATUSES
 
 V1 = "/api/v1"
@@ -88,6 +89,15 @@ BACKUP_LIST = (
     Param("addon", "query", {"type": "string"}, "Only backups of this add-on."),
     Param("kind", "query", {"type": "string", "enum": list(BACKUP_KINDS)},
           "Only backups of add-ons or of app volumes."),
+)  # fmt: skip
+BACKUP_SOURCE_LIST = (
+    *PAGE,
+    _sort("backup:asc", freshness.SOURCE_SORTS),
+    Param("freshness", "query", {"type": "string", "enum": list(FRESHNESS)},
+          "Only declared backups in this state."),
+    Param("kind", "query", {"type": "string", "enum": list(freshness.SOURCE_KINDS)},
+          "Only backups of add-ons or of app volumes."),
+    Param("source", "query", {"type": "string"}, "Only this source: an add-on, or APP-VOLUME."),
 )  # fmt: skip
 TASK_RUN_LIST = (
     *PAGE,
@@ -173,6 +183,12 @@ ROUTES: tuple[Route, ...] = (
           "follow `backup` events. 409 while a backup or restore of the add-on runs."),
     Route("GET", f"{V1}/backups", views_backups.list_backups, "Backups of every source",
           "backups", "backups:read", "BackupList", params=BACKUP_LIST),
+    Route("GET", f"{V1}/backup-sources", freshness.list_backup_sources,
+          "Declared backups and whether each is fresh", "backups", "backups:read",
+          "BackupSourceList", params=BACKUP_SOURCE_LIST,
+          description="A scheduled backup is degraded when none of its runs succeeded within "
+          "twice its schedule's interval; one that never succeeded counts from when the "
+          "reconciler first saw it. /health, /system/doctor and /metrics say so too."),
     Route("GET", f"{V1}/backups/{{id}}", views_backups.get_backup, "One backup", "backups",
           "backups:read", "Backup", params=(BACKUP_ID,)),
     Route("POST", f"{V1}/backups/{{id}}/restore", views_backups.restore_backup,

@@ -1,5 +1,5 @@
 """Thin views: parse the request, ask the daemon, shape the answer (health, deployments,
-reconcile, plan, lists, audit)."""
+reconcile, plan, lists, audit). Health is degraded by a git error or a degraded backup."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aiohttp import web
 from reconciler import __version__
 from reconciler.api.actions import Caller
 from reconciler.api.errors import ApiError
+from reconciler.api.freshness import statuses
 from reconciler.api.keys import DAEMON, STATE, TOKEN, ApiState
 from reconciler.api.listing import (
     envelope,
@@ -27,6 +28,7 @@ from reconciler.api.listing import (
 from reconciler.api.resources import STATES
 from reconciler.daemon.controller import GIT_ERROR, LAST_GOOD, LAST_RECONCILE, PINNED
 from reconciler.plan.render import plan_to_dict
+from reconciler.scheduler.backup_health import degraded_reasons
 from reconciler.store.deployments import STATUSES, Deployment
 
 ENVIRONMENTS = ("development", "staging", "production")
@@ -50,14 +52,21 @@ async def health(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
     last = daemon.db.get_meta(LAST_RECONCILE)
     git_error = daemon.db.get_meta(GIT_ERROR)
+    backups = await statuses(daemon)
+    # A git error comes first: it also explains why the backups' manifests may be old.
+    reasons = ([git_error] if git_error else []) + degraded_reasons(backups)
     return web.json_response(
         {
-            "status": "degraded" if git_error else "ok",
+            "status": "degraded" if reasons else "ok",
             "version": __version__,
             "revision": daemon.db.get_meta(LAST_GOOD),
             "pinned": daemon.db.get_meta(PINNED),
-            "reason": git_error,
+            "reason": "; ".join(reasons) if reasons else None,
             "lastReconcile": json.loads(last) if last else None,
+            "backups": {
+                "declared": len(backups),
+                "degraded": [s.backup for s in backups if s.degraded],
+            },
         }
     )
 

@@ -125,10 +125,18 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from reconciler.cli.backup_status import backup_rows, backup_text
+
     engine = _engine(args)
     prepared = engine.prepare(Path(args.path))
     rows = status_rows(prepared.desired, prepared.observed)
-    print(json.dumps(rows, indent=2) if args.json else status_text(prepared.desired.stack, rows))
+    backups = backup_rows(Path(args.path), Path(args.state_dir))
+    if args.json:
+        print(json.dumps(rows + backups, indent=2))
+        return EXIT_OK
+    print(status_text(prepared.desired.stack, rows))
+    if backups:
+        print(backup_text(backups))
     return EXIT_OK
 
 

@@ -54,7 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow deleting more than half of the managed workloads (or all of them)",
     )
-    status = command("status", "Show each app and add-on: replicas ready, in sync or not.")
+    status = command(
+        "status",
+        "Show each app and add-on (replicas ready, in sync or not) and whether each declared "
+        "backup is fresh (degraded: no success within twice its schedule's interval).",
+    )
     status.add_argument("--json", action="store_true")
     down = command("down", "Remove every container and the network of the stack.")
     down.add_argument("--volumes", action="store_true", help="also remove the stack's volumes")

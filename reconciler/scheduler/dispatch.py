@@ -15,6 +15,7 @@ from reconciler.backups.records import now, parse_time
 from reconciler.backups.service import BackupService
 from reconciler.desired.load import load_manifests
 from reconciler.engine import Engine
+from reconciler.scheduler.backup_health import watch
 from reconciler.scheduler.jobs import BACKUP, PRUNE, TASK, JobSpec, job_specs
 from reconciler.scheduler.runs import TaskRunLog
 from reconciler.scheduler.tasks import TaskRunner
@@ -40,8 +41,12 @@ class JobRunner:
         self.task_runs = TaskRunLog(db)
 
     def specs(self) -> list[JobSpec]:
-        """The jobs the current manifests declare (loading them; call off the event loop)."""
-        return job_specs(load_manifests(self.manifest_dir()).stack)
+        """The jobs the current manifests declare (loading them; call off the event loop).
+
+        Also starts the freshness clock of newly scheduled backups (called after every pass)."""
+        stack = load_manifests(self.manifest_dir()).stack
+        watch(self.db, stack, datetime.now(UTC))
+        return job_specs(stack)
 
     def recover(self) -> None:
         """Call once at start: runs that died with the last process become failed records."""
