@@ -23,6 +23,12 @@ class EngineBackup:
     #: Run in a restored copy; prints one number (tables, keys, vhosts) on success.
     check: tuple[str, ...] = ()
     check_label: str = ""
+    #: Bytes every real dump has at `magic_offset` (or, with `magic_window`, somewhere in the
+    #: that many bytes from there): output that lacks them (an error message printed by a
+    #: command that still exited 0) is not a backup.
+    magic: bytes = b""
+    magic_offset: int = 0
+    magic_window: int = 0
 
 
 def _sh(script: str) -> tuple[str, ...]:
@@ -51,16 +57,30 @@ def _redis_check(cli: str) -> tuple[str, ...]:
 BEHAVIOUR: dict[str, EngineBackup] = {
     "postgresql": EngineBackup(
         precompressed=True,
+        magic=b"PGDMP",  # pg_dump -Fc
         check=_sh(
             'PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U "$POSTGRES_USER" '
             f'-d "$POSTGRES_DB" -tA -c "{_PG_COUNT}"'
         ),
         check_label="tables",
     ),
-    "mysql": EngineBackup(check=_mysql_check("mysql", "MYSQL"), check_label="tables"),
-    "mariadb": EngineBackup(check=_mysql_check("mariadb", "MARIADB"), check_label="tables"),
+    # "-- MySQL dump 10.13 ...", "-- MariaDB dump 10.19 ...": recent MariaDB dumps put a
+    # "/*M!999999\- enable the sandbox mode */" line before it.
+    "mysql": EngineBackup(
+        check=_mysql_check("mysql", "MYSQL"),
+        check_label="tables",
+        magic=b"-- MySQL dump ",
+        magic_window=256,
+    ),
+    "mariadb": EngineBackup(
+        check=_mysql_check("mariadb", "MARIADB"),
+        check_label="tables",
+        magic=b"-- MariaDB dump ",
+        magic_window=256,
+    ),
     "mongodb": EngineBackup(
         precompressed=True,
+        magic=b"\x1f\x8b",  # --archive --gzip
         check=_sh(
             'mongosh --quiet -u "$MONGO_INITDB_ROOT_USERNAME" -p "$MONGO_INITDB_ROOT_PASSWORD" '
             '--authenticationDatabase admin "$MONGO_INITDB_DATABASE" '
@@ -69,14 +89,18 @@ BEHAVIOUR: dict[str, EngineBackup] = {
         check_label="collections",
     ),
     "redis": EngineBackup(
-        offline_restore=True, check=_redis_check("redis-cli"), check_label="keys"
+        offline_restore=True, check=_redis_check("redis-cli"), check_label="keys", magic=b"REDIS"
     ),
     "valkey": EngineBackup(
-        offline_restore=True, check=_redis_check("valkey-cli"), check_label="keys"
+        offline_restore=True, check=_redis_check("valkey-cli"), check_label="keys", magic=b"REDIS"
     ),
-    "rabbitmq": EngineBackup(check=_sh("rabbitmqctl -q list_vhosts | wc -l"), check_label="vhosts"),
+    "rabbitmq": EngineBackup(
+        check=_sh("rabbitmqctl -q list_vhosts | wc -l"), check_label="vhosts", magic=b"{"
+    ),
     "minio": EngineBackup(volume_tar=True),
 }
+#: A tar archive's first header names its format at byte 257 (POSIX "ustar", GNU "ustar  ").
+TAR_MAGIC, TAR_MAGIC_OFFSET = b"ustar", 257
 
 
 def behaviour(engine: Engine) -> EngineBackup:

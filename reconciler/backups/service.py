@@ -26,6 +26,7 @@ from reconciler.backups.helpers import (
     require_running,
     sweep_leftovers,
 )
+from reconciler.backups.outputcheck import HeadProbe, reported_error
 from reconciler.backups.records import (
     COMPLETED,
     EXPIRING,
@@ -113,10 +114,8 @@ class BackupService:
                 started(backup_id)
             self._check_free_space(target, final.parent)
             writer = _open(final, target.compressed)
-            checked(self._dump(target, backup_id, writer.write), "the dump command", mask)
-            if writer.raw_bytes == 0:
-                # An exit code of 0 with no output is a dump of nothing, not a backup.
-                raise BackupError("the dump command exited 0 but wrote nothing")
+            probe = HeadProbe(writer.write, *target.magic)
+            _check_output(self._dump(target, backup_id, probe.write), probe, writer, mask)
             size, sha256 = writer.commit()
             crash_point("backup.before-record")
         except BaseException as e:
@@ -250,6 +249,24 @@ class BackupService:
         self.log.complete(record.id, path.stat().st_size, sha256_of(path))
         self.report(f"backup {record.id}: recorded after an interruption ({path.name})")
         return True
+
+
+def _check_output(
+    result: ExecResult, probe: HeadProbe, writer: StreamWriter, mask: Callable[[str], str]
+) -> None:
+    """Fail a dump that exited 0 without producing one (checks in order of certainty)."""
+    what = "the dump command"
+    checked(result, what, mask)
+    if writer.raw_bytes == 0:
+        # An exit code of 0 with no output is a dump of nothing, not a backup.
+        raise BackupError(f"{what} exited 0 but wrote nothing")
+    error = reported_error(result.output_tail)
+    if error is not None:
+        raise BackupError(f"{what} exited 0 but reported an error: {mask(error)}")
+    try:
+        probe.check(what)
+    except BackupError as e:
+        raise BackupError(mask(str(e))) from None
 
 
 def _open(final: Path, compress: bool) -> StreamWriter:

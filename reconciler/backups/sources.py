@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from reconciler.addons.catalog import CATALOG
 from reconciler.addons.spec import Engine
-from reconciler.backups.engines import EngineBackup, behaviour
+from reconciler.backups.engines import TAR_MAGIC, TAR_MAGIC_OFFSET, EngineBackup, behaviour
 from reconciler.backups.retention import Policy
 from reconciler.desired.addons import DATA_VOLUME
 from reconciler.desired.build import volume_name
@@ -48,6 +48,14 @@ class Target:
     @property
     def tar(self) -> bool:
         return self.handling.volume_tar
+
+    @property
+    def magic(self) -> tuple[bytes, int, int]:
+        """What every real dump of this target holds: bytes, offset, window (0: exactly there)."""
+        if self.tar:
+            return TAR_MAGIC, TAR_MAGIC_OFFSET, 0
+        handling = self.handling
+        return handling.magic, handling.magic_offset, handling.magic_window
 
     @property
     def compressed(self) -> bool:

@@ -24,6 +24,19 @@ from reconciler.store.db import Database
 CHUNK = b"row,data\n" * 4096  # 36 KiB
 
 
+def dump_head(command: Sequence[str]) -> bytes:
+    """How the real tool's output starts (the backup checks it is a dump at all)."""
+    script = " ".join(command)
+    if "pg_dump" in script:
+        return b"PGDMP\x01\x0f\x00\x04\x08\x01\x01\x01"
+    if "tar" in script:
+        return b"./".ljust(257, b"\0") + b"ustar  \0".ljust(255, b"\0")
+    return b"/*M!999999\\- enable the sandbox mode */\n-- MariaDB dump 10.19  Distrib 11.4.2\n"
+
+
+HEAD = dump_head(["mariadb-dump"])
+
+
 @dataclass
 class FakePort:
     """Just enough of DockerPort for backups; records what was done."""
@@ -48,6 +61,8 @@ class FakePort:
         self, container: str, command: Sequence[str], sink: Callable[[bytes], None]
     ) -> ExecResult:
         self.calls.append(f"exec_stream {container}")
+        if self.dump_chunks:
+            sink(dump_head(command))
         for index in range(self.dump_chunks):
             if self.before_chunk:
                 self.before_chunk(index)
@@ -133,7 +148,7 @@ def test_a_sql_dump_is_gzipped_checksummed_and_recorded(service: BackupService) 
     assert path.parent == service.state_dir / "backups" / "shop" / "sql"
     data = path.read_bytes()
     assert hashlib.sha256(data).hexdigest() == record.sha256 and len(data) == record.size
-    assert gzip.decompress(data) == CHUNK * 50
+    assert gzip.decompress(data) == HEAD + CHUNK * 50
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert record.engine == "mariadb" and record.version == "11.4"
 
@@ -141,7 +156,7 @@ def test_a_sql_dump_is_gzipped_checksummed_and_recorded(service: BackupService) 
 def test_a_postgres_custom_dump_is_stored_as_is(service: BackupService) -> None:
     record = service.backup(make_stack(), "db")  # ad hoc: no declared backup for db
     assert record.job == "" and record.path.endswith(".pgdump") and not record.compressed
-    assert Path(record.path).read_bytes() == CHUNK * 50
+    assert Path(record.path).read_bytes() == dump_head(["pg_dump"]) + CHUNK * 50
 
 
 def test_a_failing_dump_leaves_a_failed_record_and_no_file(
@@ -294,7 +309,7 @@ def test_restore_stops_connected_apps_and_starts_them_again(
     port.calls.clear()
     restore(service, plan_restore(service, make_stack(), record.id))
     assert port.calls == ["stop shop-web-1", "exec_stdin shop-db", "start shop-web-1"]
-    assert port.stdin["shop-db"] == CHUNK * 50
+    assert port.stdin["shop-db"] == dump_head(["pg_dump"]) + CHUNK * 50
 
 
 def test_restore_refuses_other_stacks_engines_and_failed_backups(
@@ -424,3 +439,33 @@ def test_a_backup_removes_helpers_a_killed_run_left(service: BackupService, port
     service.backup(make_stack(), "sql")
     assert "remove shop-sql-verify-7-load" in port.calls
     assert port.volumes == {"shop-sqlx-backup-1", "shop-web-uploads"}
+
+
+def test_a_dump_that_exits_0_with_an_error_on_stderr_fails(
+    service: BackupService, port: FakePort
+) -> None:
+    earlier = service.backup(make_stack(), "sql")
+    port.dump_stderr = "mariadb-dump: Couldn't execute 'SHOW TRIGGERS': Got error 28 (1030)"
+    with pytest.raises(BackupError, match=r"exited 0 but reported an error: .*Got error 28"):
+        service.backup(make_stack(), "sql")
+    failed = service.log.find("shop", "sql")[0]
+    assert failed.status == FAILED and "Got error 28" in failed.error
+    assert files(service) == [Path(earlier.path)]
+
+
+def test_output_that_is_not_a_dump_fails_even_with_exit_0(
+    service: BackupService, port: FakePort
+) -> None:
+    creds = service.credentials.credentials("shop", "sql", "app", "app")
+
+    # What a wrapper prints to stdout when the tool is missing, then exits 0 anyway.
+    def not_a_dump(container: str, command: object, sink: Callable[[bytes], None]) -> ExecResult:
+        sink(f"sh: mariadb-dump: not found (pw {creds.password})\n".encode())
+        return ExecResult(0, "")
+
+    port.exec_stream = not_a_dump  # type: ignore[method-assign]
+    with pytest.raises(BackupError, match=r"output is not a dump .* began: 'sh: mariadb-dump") as e:
+        service.backup(make_stack(), "sql")
+    assert creds.password not in str(e.value) and "***" in str(e.value)
+    assert service.log.find("shop", "sql")[0].status == FAILED
+    assert files(service) == []
