@@ -74,7 +74,7 @@ def apply(repo: Path, state: Path, *extra: str) -> subprocess.CompletedProcess[s
 def in_app(container: str, script: str) -> str:
     """Run a shell snippet inside an app container (its env holds the injected variables)."""
     out = api().exec_create(container, ["sh", "-c", script])
-    output = api().exec_start(out["Id"]).decode()
+    output = str(api().exec_start(out["Id"]).decode())
     code = api().exec_inspect(out["Id"])["ExitCode"]
     assert code == 0, f"{script!r} exited {code}: {output}"
     return output

@@ -37,8 +37,8 @@ def api_schema(world: World) -> Any:
 schema = schemathesis.pytest.from_fixture("api_schema").exclude(path_regex=STREAMS)
 
 
-@schema.parametrize()
-@hypothesis.settings(
+@schema.parametrize()  # type: ignore[untyped-decorator,misc,unused-ignore]
+@hypothesis.settings(  # type: ignore[untyped-decorator,misc,unused-ignore]
     max_examples=12,
     # Same examples on every run so CI is repeatable; FUZZ_RANDOM=1 explores new ones.
     derandomize=os.environ.get("FUZZ_RANDOM") != "1",

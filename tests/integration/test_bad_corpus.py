@@ -66,7 +66,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dic
 
 def _refusal(case: Path, state: Path) -> tuple[str, list[str]]:
     port = CountingPort()
-    engine = Engine(port, settings=EngineSettings(state_dir=state))  # type: ignore[arg-type]
+    engine = Engine(port, settings=EngineSettings(state_dir=state))  # type: ignore[arg-type,unused-ignore]
     with pytest.raises(ManifestErrors) as refused:
         engine.reconcile(case)
     return refused.value.render() + "\n", port.calls

@@ -142,7 +142,7 @@ def test_crash_at_every_step_of_a_replacement(stack: str, repo: Path, crash_afte
 
     write_stack(repo, stack, {"web": {**plain, "image": BUSYBOX_2}})
     with pytest.raises(Crash):
-        Engine(CrashingPort(DockerSdkPort(), crash_after)).reconcile(repo)  # type: ignore[arg-type]
+        Engine(CrashingPort(DockerSdkPort(), crash_after)).reconcile(repo)  # type: ignore[arg-type,unused-ignore]
 
     outcome = Engine(DockerSdkPort()).reconcile(repo)
     assert outcome.result.converged, outcome.result.failures
@@ -158,7 +158,7 @@ def test_crash_at_every_step_of_a_cold_create(stack: str, repo: Path, crash_afte
         "b": {"image": BUSYBOX_1, "command": SLEEP, "replicas": 2, "dependsOn": ["a"]},
     })  # fmt: skip
     with pytest.raises(Crash):
-        Engine(CrashingPort(DockerSdkPort(), crash_after)).reconcile(repo)  # type: ignore[arg-type]
+        Engine(CrashingPort(DockerSdkPort(), crash_after)).reconcile(repo)  # type: ignore[arg-type,unused-ignore]
 
     outcome = Engine(DockerSdkPort()).reconcile(repo)
     assert outcome.result.converged, outcome.result.failures

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -71,9 +72,8 @@ def test_demo_stack_serves_its_page(stack: str, tmp_path: Path) -> None:
     for name in sorted(n for n in live if n.startswith(f"{stack}-web-")):
         port = docker_port(name, 8080)
         assert port == host_port(name)
-        status, body = wait_for(
-            lambda port=port: http_get(f"http://127.0.0.1:{port}/"), 10, f"{name} to answer"
-        )
+        url = f"http://127.0.0.1:{port}/"
+        status, body = wait_for(partial(http_get, url), 10, f"{name} to answer")
         assert status == 200 and "hello from reconciler demo" in body, (status, body)
 
     plan = cli("plan", demo, "--detailed-exitcode")

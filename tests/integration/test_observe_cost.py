@@ -139,7 +139,7 @@ def converge_then_count(
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DOCKER_HOST", f"unix://{proxy.path}")
         port = CountingPort(DockerSdkPort())
-        outcome = Engine(port).reconcile(directory)  # type: ignore[arg-type]
+        outcome = Engine(port).reconcile(directory)  # type: ignore[arg-type,unused-ignore]
     assert outcome.prepared.plan.empty, outcome.prepared.plan
     assert outcome.result.converged
     assert container_ids(stack) == ids

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from reconciler.api.errors import ApiError
@@ -51,7 +53,7 @@ def test_filters_accept_known_values_only() -> None:
         parse_filters({"status": "sleepy"}, allowed)
 
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {"name": "web", "status": "running", "replicas": 3, "image": "acme/web:1"},
     {"name": "api", "status": "failed", "replicas": 1, "image": "acme/api:2"},
     {"name": "worker", "status": "running", "replicas": None, "image": "acme/worker:1"},
