@@ -1,4 +1,11 @@
-"""Signed git webhooks: verify before parsing, dedupe deliveries, trigger one fetch-and-apply."""
+"""Signed git webhooks: verify before parsing, dedupe deliveries, trigger one fetch-and-apply.
+
+Crash safety: a delivery is remembered only once its pass is queued, so a process killed
+before that has answered nothing, the provider redelivers and the redelivery triggers. Killed
+after that, a redelivery is a duplicate, and the pass that died with the process is made up by
+the startup pass, which always fetches. A copy that slips through the check only queues one
+more pass, which the single-flight queue coalesces and which finds nothing left to do.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from aiohttp import web
 from reconciler.api.errors import error_response
 from reconciler.api.keys import DAEMON
 from reconciler.daemon.signatures import PROVIDERS, describe, pushed_branch, verify
+from reconciler.state.faults import crash_point
 from reconciler.store.db import Database
 
 log = logging.getLogger("reconciler.webhooks")
@@ -45,17 +53,34 @@ async def _read_limited(request: web.Request) -> bytes | None:
     return bytes(body)
 
 
+def _key(provider: str, delivery_id: str) -> str:
+    return f"{provider}:{delivery_id}"
+
+
 def _seen_before(db: Database, provider: str, delivery_id: str) -> bool:
+    cutoff = (datetime.now(UTC) - DEDUPE_WINDOW).isoformat()
+    rows = db.query(
+        "SELECT 1 FROM webhook_deliveries WHERE delivery_id = ? AND received_at >= ?",
+        (_key(provider, delivery_id), cutoff),
+    )
+    return bool(rows)
+
+
+def _remember(db: Database, provider: str, delivery_id: str | None) -> None:
+    """Record a delivery as handled: only once what it asked for is queued (or needs nothing)."""
+    if not delivery_id:
+        return
     now = datetime.now(UTC)
     cutoff = (now - DEDUPE_WINDOW).isoformat()
     with db.transaction() as conn:
         conn.execute("DELETE FROM webhook_deliveries WHERE received_at < ?", (cutoff,))
-        inserted = conn.execute(
-            "INSERT OR IGNORE INTO webhook_deliveries (delivery_id, provider, received_at) "
+        # REPLACE: two copies of one delivery can both pass the check before either is
+        # remembered; the second must not fail on the primary key.
+        conn.execute(
+            "INSERT OR REPLACE INTO webhook_deliveries (delivery_id, provider, received_at) "
             "VALUES (?, ?, ?)",
-            (f"{provider}:{delivery_id}", provider, now.isoformat()),
-        ).rowcount
-    return inserted == 0
+            (_key(provider, delivery_id), provider, now.isoformat()),
+        )
 
 
 async def handle_webhook(request: web.Request) -> web.Response:
@@ -77,16 +102,33 @@ async def handle_webhook(request: web.Request) -> web.Response:
         return web.json_response({"status": "pong"})
     if delivery.delivery_id and _seen_before(daemon.db, provider, delivery.delivery_id):
         return web.json_response({"status": "duplicate", "delivery": delivery.delivery_id})
-    if delivery.event != "push":
-        return web.json_response({"status": "ignored", "reason": f"event {delivery.event!r}"})
+    crash_point("webhook.verified")
+    ignored = _ignored_reason(delivery.event, body, daemon.branch)
+    if isinstance(ignored, web.Response):
+        return ignored
+    if ignored is not None:
+        _remember(daemon.db, provider, delivery.delivery_id)
+        return web.json_response({"status": "ignored", "reason": ignored})
+    # The payload is only a hint: the pass fetches and trusts nothing but the repository.
+    daemon.audit("webhook.accepted", f"{provider} push", peer)
+    daemon.queue.submit("webhook")
+    crash_point("webhook.queued")
+    # No await between queueing and remembering, so the pass cannot have started before the
+    # delivery is recorded, and a process killed before this line leaves it unrecorded.
+    _remember(daemon.db, provider, delivery.delivery_id)
+    crash_point("webhook.recorded")
+    return web.json_response({"status": "queued"}, status=202)
+
+
+def _ignored_reason(event: str, body: bytes, branch: str) -> str | web.Response | None:
+    """Why this delivery needs no pass, None when it needs one, or the answer to a bad body."""
+    if event != "push":
+        return f"event {event!r}"
     try:
         payload = json.loads(body) if body.strip() else {}
     except ValueError:
         return error_response(400, "the webhook body is not JSON")
-    branch = pushed_branch(payload)
-    if branch is not None and branch != daemon.branch:
-        return web.json_response({"status": "ignored", "reason": f"push to branch {branch!r}"})
-    # The payload is only a hint: the pass fetches and trusts nothing but the repository.
-    daemon.audit("webhook.accepted", f"{provider} push", peer)
-    daemon.queue.submit("webhook")
-    return web.json_response({"status": "queued"}, status=202)
+    pushed = pushed_branch(payload)
+    if pushed is not None and pushed != branch:
+        return f"push to branch {pushed!r}"
+    return None

@@ -2,6 +2,10 @@
 
 A commit that does not validate is refused whole and the last good revision stays checked out,
 so drift repairs and restarts keep converging to what was last accepted.
+
+Crash points `TRIGGER.fetched`, `TRIGGER.started` and `TRIGGER.applied` (e.g. `webhook.started`)
+bracket the deployment record, so tests can kill a pass of one kind between fetching, recording
+and finishing, whatever other passes run around it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from reconciler.engine import Engine, Outcome
 from reconciler.gitsync.repo import GitMirror, Revision
 from reconciler.plan.render import plan_to_dict
 from reconciler.state.errors import GitSyncError, ManifestErrors, PlanError, ReconcilerError
+from reconciler.state.faults import crash_point
 from reconciler.store.db import Database
 from reconciler.store.deployments import DeploymentLog, now
 
@@ -70,9 +75,11 @@ class Controller:
         if revision is None:
             return PassResult(None, "failed", "")
         fetch_seconds = time.monotonic() - fetch_started
+        crash_point(f"{trigger}.fetched")
         deployment = self.deployments.start(
             self.stack, revision.sha, revision.subject, revision.author, trigger
         )
+        crash_point(f"{trigger}.started")
         try:
             held = self.backoff.held(revision.sha)
             outcome = self.engine.reconcile(
@@ -94,6 +101,7 @@ class Controller:
             self.deployments.finish(deployment, "failed", [], [str(e)])
             log.error("reconcile of %s failed: %s", revision.sha[:12], e)
             return PassResult(deployment, "failed", revision.sha)
+        crash_point(f"{trigger}.applied")  # Docker changed, the record still says running
         attempted = {a.name for a in outcome.prepared.plan.actions}
         self.backoff.record(outcome.result.failures, held, attempted)
         timings = {"fetch": fetch_seconds, **outcome.timings}

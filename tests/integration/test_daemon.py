@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,16 +105,18 @@ class World:
         git(self.work, "push", "-q", "origin", "main")
         return git(self.work, "rev-parse", "HEAD")
 
-    def start(self, interval: str = "300s", state: str = "state") -> Daemon:
+    def start(
+        self, interval: str = "300s", state: str = "state", env: Mapping[str, str] | None = None
+    ) -> Daemon:
         port = _free_port()
         state_dir = self.root / state
         log_path = self.root / f"daemon-{len(self.daemons)}.log"
         args = ["run", "--repo", str(self.origin), "--state-dir", str(state_dir)]
         args += ["--listen", f"127.0.0.1:{port}", "--interval", interval]
-        env = {**os.environ, "RECONCILER_WEBHOOK_SECRET": SECRET}
+        full_env = {**os.environ, "RECONCILER_WEBHOOK_SECRET": SECRET, **(env or {})}
         handle = log_path.open("w")
         process = subprocess.Popen(
-            [*CLI, *args], stdout=handle, stderr=subprocess.STDOUT, env=env, text=True
+            [*CLI, *args], stdout=handle, stderr=subprocess.STDOUT, env=full_env, text=True
         )
         daemon = Daemon(process, port, state_dir, log_path)
         self.daemons.append(daemon)
