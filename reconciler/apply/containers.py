@@ -18,6 +18,7 @@ from reconciler.desired.build import spec_document
 from reconciler.observed.port import DockerPort
 from reconciler.state import labels
 from reconciler.state.errors import DockerApiError, ReconcilerError
+from reconciler.state.faults import crash_point
 from reconciler.state.model import (
     ContainerSpec,
     LiveContainer,
@@ -134,6 +135,7 @@ class WorkloadRunner:
         for spec in specs:
             self.report(f"{workload.name}: creating {spec.name}")
             self._create(spec, spec.name, container_labels(spec, workload, self.revision))
+            crash_point("create.created")
             self.port.start(spec.name)
         for spec in specs:
             self._wait(spec.name, spec)
@@ -145,6 +147,7 @@ class WorkloadRunner:
         start_first = workload.update is UpdateStrategy.ROLLING and not _fixed_host_ports(spec)
         self.report(f"{workload.name}: replacing {old.name} ({workload.update.value})")
         self._create(spec, temp, new_labels)
+        crash_point("replace.created")
         if not start_first and old.state == "running":
             self.port.stop(old.name, STOP_TIMEOUT)
         try:
@@ -156,9 +159,12 @@ class WorkloadRunner:
             if old.state == "running":
                 self._restore(old)
             raise UnhealthyError(f"kept the old {old.name}: {e}") from e
+        crash_point("replace.started")
         if start_first:
             self.port.stop(old.name, STOP_TIMEOUT)
+        crash_point("replace.old-stopped")
         self.port.remove(old.name)
+        crash_point("replace.old-removed")
         self.port.rename(temp, old.name)
         self.report(f"{workload.name}: {old.name} replaced")
 

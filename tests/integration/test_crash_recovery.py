@@ -14,6 +14,7 @@ import pytest
 
 from reconciler.engine import Engine
 from reconciler.observed.docker_adapter import DockerSdkPort
+from reconciler.state.faults import ENV as CRASH_AT
 
 from .support import (
     BUSYBOX_1,
@@ -22,6 +23,7 @@ from .support import (
     FAST,
     SLEEP,
     TEMP_SUFFIX,
+    api,
     apply_ok,
     cli,
     containers,
@@ -162,5 +164,51 @@ def test_crash_at_every_step_of_a_cold_create(stack: str, repo: Path, crash_afte
 
     outcome = Engine(DockerSdkPort()).reconcile(repo)
     assert outcome.result.converged, outcome.result.failures
+    expected = ("a-1", "b-1", "b-2")
+    assert_converged(repo, stack, {f"{stack}-{n}": BUSYBOX_1 for n in expected})
+
+
+def sh_in(container: str, script: str) -> str:
+    created = api().exec_create(container, ["sh", "-c", script])
+    return str(api().exec_start(created["Id"]).decode()).strip()
+
+
+@pytest.mark.parametrize(
+    "point", ["replace.created", "replace.started", "replace.old-stopped", "replace.old-removed"]
+)
+def test_sigkill_at_each_step_of_a_replacement(stack: str, repo: Path, point: str) -> None:
+    """A real `reconciler apply` process SIGKILLs itself at each step of a rolling replacement
+    (RECONCILER_CRASH_AT): between create and start, after the new replica is up and before the
+    old one stops, between stop and remove, between remove and rename. One more apply
+    converges: no duplicate, no `--next` leftover, and the volume's data is still there."""
+    plain = {
+        "image": BUSYBOX_1, "command": SLEEP, "update": "rolling",
+        "volumes": {"data": "/data"}, "healthcheck": {"command": ["true"], **FAST},
+    }  # fmt: skip
+    write_stack(repo, stack, {"web": plain})
+    apply_ok(repo)
+    sh_in(f"{stack}-web-1", "echo survived > /data/marker")
+
+    write_stack(repo, stack, {"web": {**plain, "image": BUSYBOX_2}})
+    killed = cli("apply", repo, env={CRASH_AT: point})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    apply_ok(repo)
+    assert_converged(repo, stack, {f"{stack}-web-1": BUSYBOX_2})
+    assert sh_in(f"{stack}-web-1", "cat /data/marker") == "survived"
+    volumes = api().volumes(filters={"label": [f"io.reconciler.stack={stack}"]})["Volumes"]
+    assert [v["Name"] for v in volumes] == [f"{stack}-web-data"]
+
+
+def test_sigkill_between_create_and_start_of_a_cold_create(stack: str, repo: Path) -> None:
+    write_stack(repo, stack, {
+        "a": {"image": BUSYBOX_1, "command": SLEEP, "volumes": {"data": "/data"}},
+        "b": {"image": BUSYBOX_1, "command": SLEEP, "replicas": 2, "dependsOn": ["a"]},
+    })  # fmt: skip
+    killed = cli("apply", repo, env={CRASH_AT: "create.created"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert [c["State"] for c in containers(stack)] == ["created"]  # made, never started
+
+    apply_ok(repo)
     expected = ("a-1", "b-1", "b-2")
     assert_converged(repo, stack, {f"{stack}-{n}": BUSYBOX_1 for n in expected})
