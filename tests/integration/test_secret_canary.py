@@ -91,14 +91,26 @@ def test_canary_appears_only_where_it_must(world: World, tmp_path: Path) -> None
     daemon.post("/api/v1/webhooks/github", body, {"X-Hub-Signature-256": _sign(body)})
     daemon.post("/api/v1/webhooks/github", body, {"X-Hub-Signature-256": "sha256=" + canary})
 
-    seen: dict[str, str] = {}
+    # A backup of the add-on whose password is the canary, through the API, and its records.
+    started = daemon.post(
+        "/api/v1/addons/cache/backup", b"", {"Authorization": f"Bearer {api_token}"}
+    )
+    assert started[0] == 202, started
+    seen: dict[str, str] = {"POST /api/v1/addons/cache/backup": json.dumps(started[1])}
     base = daemon.url("")
+
+    def backup_done() -> bool:
+        listed = json.loads(_get(base + "/api/v1/backups", api_token)[1])["data"]
+        return bool(listed) and listed[0]["status"] != "running"
+
+    wait_for(backup_done, 60, "the backup")
     for path in (
         "/health", "/metrics", "/openapi.json", "/api/v1/apps", "/api/v1/apps/web",
         "/api/v1/apps/web/status", "/api/v1/apps/web/logs?lines=20", "/api/v1/addons",
         "/api/v1/addons/cache", "/api/v1/addons/cache/status", "/api/v1/deployments",
         "/api/v1/plan", "/api/v1/system/doctor", "/api/v1/audit-events", "/api/v1/apps/nope",
-        "/api/v1/deployments/999999",
+        "/api/v1/deployments/999999", "/api/v1/backups", "/api/v1/addons/cache/backups",
+        "/api/v1/backup-sources", "/api/v1/backups/1",
     ):  # fmt: skip
         status, text = _get(base + path, api_token)
         assert status < 500, (path, status, text)
@@ -108,7 +120,10 @@ def test_canary_appears_only_where_it_must(world: World, tmp_path: Path) -> None
 
     run_args = ("--state-dir", state, "--secrets-dir", secrets)
     repo = world.root / "state" / "repo"
-    for args in (("plan", repo, "--json"), ("status", repo, "--json"), ("validate", repo)):
+    for args in (
+        ("plan", repo, "--json"), ("status", repo, "--json"), ("validate", repo),
+        ("backups", repo, "--json"), ("backup", "cache", repo),
+    ):  # fmt: skip
         result = cli(*args, *run_args)
         seen[" ".join(map(str, args[:1]))] = result.stdout + result.stderr
     seen["history"] = cli("history", "--json", "--state-dir", state).stdout
@@ -122,5 +137,6 @@ def test_canary_appears_only_where_it_must(world: World, tmp_path: Path) -> None
     assert '"web"' in seen["GET /api/v1/apps"] and world.stack in seen["labels " + box]
     assert "API_KEY" in seen["plan"] or "API_KEY" in seen["daemon log"] or seen["history"]
     assert "webhook.rejected" in seen["GET /api/v1/audit-events"]
+    assert '"completed"' in seen["GET /api/v1/backups/1"], seen["GET /api/v1/backups/1"]
     leaks = {where: text for where, text in seen.items() if canary in text or api_token in text}
     assert not leaks, f"the canary leaked into: {sorted(leaks)}"
