@@ -6,7 +6,7 @@ record for a task): a refusal found before that point (a busy source, a task tha
 second run) still reaches the caller as an error answer, and nothing waits for the work itself.
 
 Backups and task runs announce themselves through their records (monitor.RunWatch), whoever
-started them; restores leave no record, so their events are published here.
+started them; restores are recorded too (GET /restores), but their events are published here.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler.api.errors import redact
 from reconciler.backups.restore import RestorePlan, restore
+from reconciler.backups.restore_records import Origin
 from reconciler.backups.service import BackupService, source_lock
 from reconciler.daemon.events import EventBus
 from reconciler.manifests.models import Stack
@@ -101,22 +102,30 @@ def backup_work(service: BackupService, stack: Stack, addon: str) -> Work:
 
 
 def restore_work(
-    service: BackupService, plan: RestorePlan, bus: EventBus, done: Callable[[], None]
+    service: BackupService,
+    plan: RestorePlan,
+    bus: EventBus,
+    done: Callable[[], None],
+    origin: Origin,
 ) -> Work:
     """Restore `plan` while holding the target's lock, taken before the answer (409 if busy).
 
-    Publishes restore.started and then restore.finished or restore.failed; calls `done` at the
-    end, whatever happened (the API's view of the stack is stale by then)."""
+    `started` gets the restore record's id once it exists. Publishes restore.started and then
+    restore.finished or restore.failed; calls `done` at the end, whatever happened (the API's
+    view of the stack is stale by then)."""
     target = plan.target
     about = restore_summary(plan)
 
     def work(started: Started) -> None:
-        with source_lock(service.state_dir, target):
-            started(plan.record.id)
+        def begun(restore_id: int) -> None:
+            about["restoreId"] = restore_id
+            started(restore_id)
             bus.publish("restore.started", about)
+
+        with source_lock(service.state_dir, target):
             began = time.monotonic()
             try:
-                restore(service, plan, source_locked=True)
+                restore(service, plan, source_locked=True, origin=origin, started=begun)
             except Exception as e:
                 reason = redact(service.mask_for(target)(str(e) or type(e).__name__))
                 bus.publish("restore.failed", {**about, "error": reason, **_took(began)})

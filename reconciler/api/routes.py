@@ -16,12 +16,14 @@ from reconciler.api.views_backups import (
     BACKUP_KINDS,
     BACKUP_SORTS,
     BACKUP_STATUSES,
+    RESTORE_SORTS,
     TASK_RUN_SORTS,
     TASK_RUN_STATUSES,
     VERIFIED,
 )
 from reconciler.api.views_system import EVENT_FAMILIES
 from reconciler.api.webhooks import handle_webhook
+from reconciler.backups.restore_records import RESTORE_STATUSES
 from reconciler.daemon.signatures import PROVIDERS
 from reconciler.scheduler.freshness import STATES as FRESHNESS
 from reconciler.store.deployments import STATUSES
@@ -98,6 +100,20 @@ BACKUP_SOURCE_LIST = (
     Param("kind", "query", {"type": "string", "enum": list(freshness.SOURCE_KINDS)},
           "Only backups of add-ons or of app volumes."),
     Param("source", "query", {"type": "string"}, "Only this source: an add-on, or APP-VOLUME."),
+)  # fmt: skip
+RESTORE_LIST = (
+    *PAGE,
+    _sort("id:desc", RESTORE_SORTS),
+    Param("status", "query", {"type": "string", "enum": list(RESTORE_STATUSES)},
+          "Only this status (an interrupted restore is failed, its error says so)."),
+    Param("trigger", "query", {"type": "string"}, "Only this trigger (api, cli)."),
+    Param("source", "query", {"type": "string"},
+          "Only restores into this target: an add-on, or APP-VOLUME."),
+    Param("fromSource", "query", {"type": "string"},
+          "Only restores of backups taken of this source."),
+    Param("kind", "query", {"type": "string", "enum": list(BACKUP_KINDS)},
+          "Only restores into add-ons or into app volumes."),
+    Param("backupId", "query", {"type": "integer"}, "Only restores of this backup."),
 )  # fmt: skip
 TASK_RUN_LIST = (
     *PAGE,
@@ -196,8 +212,14 @@ ROUTES: tuple[Route, ...] = (
           "backups:restore", "RestoreAccepted", status=202, params=(BACKUP_ID,), trigger=True,
           body="RestoreRequest", body_required=True, errors=(409, 422, 503),
           description="Without `acknowledgeDataOverwrite: true`, a 422 says what would be "
-          "overwritten and which apps would be stopped; nothing changes. Follow `restore` "
+          "overwritten and which apps would be stopped; nothing changes. Answers once the "
+          "restore's record exists (`restoreId`); poll GET /restores or follow `restore` "
           "events for the outcome. 409 while a backup or restore of the target runs."),
+    Route("GET", f"{V1}/restores", views_backups.list_restores,
+          "Every restore, newest first: who asked, into what, the outcome and why", "backups",
+          "backups:read", "RestoreList", params=RESTORE_LIST,
+          description="Restores from the API and the CLI alike. One whose process died is "
+          "failed with an `interrupted:` error once the reconciler starts again."),
     Route("POST", f"{V1}/tasks/{{name}}/runs", views_backups.run_task,
           "Run a declared task now", "tasks", "reconcile:trigger", "TaskRunAccepted", status=202,
           params=(TASK,), trigger=True, errors=(409, 503),

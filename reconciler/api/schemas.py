@@ -301,7 +301,7 @@ SCHEMAS: dict[str, Schema] = {
         "additionalProperties": False,
     },
     "RestoreAccepted": _obj(
-        ("backupId", "status", "source", "kind", "volume", "stoppedApps"),
+        ("backupId", "restoreId", "status", "source", "kind", "volume", "stoppedApps"),
         backupId=INT,
         status={"type": "string", "enum": ["in_progress"]},
         source=STR,
@@ -310,6 +310,28 @@ SCHEMAS: dict[str, Schema] = {
         container=N_STR,
         volume=STR,
         stoppedApps=STRINGS,
+        restoreId={**INT, "description": "The restore's record: GET /restores lists it."},
+    ),
+    "Restore": _obj(
+        ("id", "backupId", "stack", "source", "fromSource", "trigger", "startedAt", "status"),
+        id=INT,
+        backupId=INT,
+        stack=STR,
+        source={**STR, "description": "The target: an add-on, or APP-VOLUME."},
+        fromSource={**STR, "description": "What the backup was taken of."},
+        kind={"type": "string", "enum": ["addon", "volume"]},
+        trigger={**STR, "description": "api, cli"},
+        actor={**STR, "description": "The API token's name, or the CLI's local user."},
+        peer={**STR, "description": "The API caller's address."},
+        startedAt=STR,
+        finishedAt=N_STR,
+        seconds=_nullable(NUM),
+        status={"type": "string", "enum": ["running", "completed", "failed"]},
+        error={
+            **STR,
+            "description": "Why it failed (passwords masked); `interrupted: ...` "
+            "when the reconciler stopped during the restore.",
+        },
     ),
     "TaskRun": _obj(
         ("id", "task", "trigger", "attempt", "startedAt", "status"),
@@ -341,5 +363,6 @@ SCHEMAS: dict[str, Schema] = {
     "AuditEventList": _list("AuditEvent"),
     "BackupList": _list("Backup"),
     "BackupSourceList": _list("BackupSource"),
+    "RestoreList": _list("Restore"),
     "TaskRunList": _list("TaskRun"),
 }

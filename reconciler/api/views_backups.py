@@ -24,6 +24,7 @@ from reconciler.api.listing import order, paginate_rows, parse_filters, parse_so
 from reconciler.api.views import api_state, caller, record_id
 from reconciler.backups.records import COMPLETED, EXPIRING, FAILED, RUNNING, BackupRecord
 from reconciler.backups.restore import RestorePlan, plan_restore
+from reconciler.backups.restore_records import RESTORE_STATUSES, Origin
 from reconciler.backups.service import BackupService, SourceBusy
 from reconciler.backups.sources import ADDON, VOLUME, resolve
 from reconciler.scheduler import runs
@@ -39,6 +40,7 @@ TASK_RUN_SORTS = ("id", "startedAt", "finishedAt", "status", "exitCode", "attemp
 TASK_RUN_STATUSES = (runs.RUNNING, runs.SUCCEEDED, runs.FAILED, runs.TIMED_OUT)
 #: Runs are trimmed to KEEP_RUNS per task; this only bounds a pathological table.
 MAX_TASK_RUNS = 1000
+RESTORE_SORTS = ("id", "startedAt", "finishedAt", "seconds", "backupId", "source", "status")
 ACKNOWLEDGE = "acknowledgeDataOverwrite"
 RESTORE_FIELDS = (ACKNOWLEDGE, "to")
 
@@ -199,21 +201,40 @@ async def restore_backup(request: web.Request) -> web.Response:
     if not acknowledged:
         raise ApiError(422, overwrite_warning(plan), code="acknowledgement_required")
     loop = asyncio.get_running_loop()
-    work = restore_work(service, plan, state.bus, lambda: _on_loop(loop, state.view.invalidate))
+    who = caller(request)
+    origin = Origin("api", who.actor, who.peer)
+    work = restore_work(
+        service, plan, state.bus, lambda: _on_loop(loop, state.view.invalidate), origin
+    )
     try:
-        await start_in_thread(f"restore-{record.id}", work)
+        restore_id = await start_in_thread(f"restore-{record.id}", work)
     except SourceBusy as e:
         raise ApiError(409, str(e)) from e
-    who = caller(request)
     into = plan.target.container or plan.target.volume
     daemon.audit(
         "backup.restore",
-        f"restore of backup {record.id} ({record.source}) into {into}; "
+        f"restore {restore_id} of backup {record.id} ({record.source}) into {into}; "
         f"apps stopped meanwhile: {', '.join(plan.target.apps) or 'none'}",
         who.peer,
         who.actor,
     )
-    return web.json_response({**restore_summary(plan), "status": "in_progress"}, status=202)
+    body = {**restore_summary(plan), "restoreId": restore_id, "status": "in_progress"}
+    return web.json_response(body, status=202)
+
+
+async def list_restores(request: web.Request) -> web.Response:
+    """Every restore, newest first: who asked, through what, into which target, the outcome."""
+    query = request.query
+    sort = parse_sort(query.get("sort"), RESTORE_SORTS, "id:desc")
+    filters = parse_filters(
+        query,
+        {
+            "status": RESTORE_STATUSES, "kind": BACKUP_KINDS, "source": None,
+            "fromSource": None, "trigger": None, "backupId": None,
+        },
+    )  # fmt: skip
+    rows = [r.to_dict() for r in _service(request).restores.find()]
+    return paginate_rows(request, order(select(rows, filters, None), sort))
 
 
 # --- tasks ---------------------------------------------------------------------------------------

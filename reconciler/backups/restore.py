@@ -1,7 +1,8 @@
 """Restore a recorded backup into its add-on or volume, or into another declared add-on.
 
 The checksum is verified before anything changes. Apps connected to the target are stopped
-for the restore and started again afterwards, also when the restore fails.
+for the restore and started again afterwards, also when the restore fails. Every restore is
+recorded (restore_records.py): who asked, into what, how it ended and why.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from reconciler.backups.helpers import (
     wait_healthy,
 )
 from reconciler.backups.records import COMPLETED, BackupRecord
-from reconciler.backups.service import BackupService, require_volume, source_lock
+from reconciler.backups.restore_records import Origin, cli_origin
+from reconciler.backups.service import BackupService, Started, require_volume, source_lock
 from reconciler.backups.sources import ADDON, Target, addon_target, volume_target
 from reconciler.backups.verify import check_file
 from reconciler.manifests.models import Stack
-from reconciler.state.errors import BackupError
+from reconciler.state.errors import BackupError, ReconcilerError
+from reconciler.state.faults import crash_point
 
 
 @dataclass(frozen=True)
@@ -85,18 +88,56 @@ def _target(stack: Stack, record: BackupRecord, to: str | None) -> Target:
     return target
 
 
-def restore(service: BackupService, plan: RestorePlan, *, source_locked: bool = False) -> None:
-    """Carry out a plan made by plan_restore; raise BackupError if anything fails.
+def restore(
+    service: BackupService,
+    plan: RestorePlan,
+    *,
+    source_locked: bool = False,
+    origin: Origin | None = None,
+    started: Started | None = None,
+) -> int:
+    """Carry out a plan made by plan_restore and return its restore record's id; raise
+    BackupError if anything fails (the record says why, masked).
 
     `source_locked`: the caller already holds source_lock for the plan's target (the API takes
-    it before answering, so a busy source is refused at once)."""
+    it before answering, so a busy source is refused at once). `origin`: who asked (the CLI's
+    user by default). `started` is called with the record's id as soon as the record exists."""
+    record, target = plan.record, plan.target
+    held = contextlib.nullcontext() if source_locked else source_lock(service.state_dir, target)
+    # The record is written once the source is ours: a restore refused as busy never began,
+    # like a busy backup. A checksum mismatch did begin, and its record says so.
+    with held:
+        restore_id = service.restores.start(
+            record.id, target.stack, target.source, record.source, target.kind,
+            origin or cli_origin(),
+        )  # fmt: skip
+        mask = service.mask_for(target)
+        try:
+            if started is not None:
+                started(restore_id)
+            crash_point("restore.started")
+            _carry_out(service, plan)
+            crash_point("restore.before-record")
+        except BaseException as e:
+            reason = mask(_reason(e))
+            service.restores.fail(restore_id, reason)
+            if isinstance(e, ReconcilerError | OSError):
+                into = target.container or target.volume
+                raise BackupError(
+                    f"restore {restore_id} of backup {record.id} into {into} failed: {reason}"
+                ) from e
+            raise
+        service.restores.complete(restore_id)
+    return restore_id
+
+
+def _carry_out(service: BackupService, plan: RestorePlan) -> None:
     record, target = plan.record, plan.target
     path = check_file(record)  # before anything is stopped or written
     report = service.report
-    held = contextlib.nullcontext() if source_locked else source_lock(service.state_dir, target)
     # The stack lock keeps a daemon's apply or drift repair from starting what the restore
-    # stopped; the source lock keeps a scheduled backup of the same source out.
-    with stack_lock(target.stack, report), held:
+    # stopped; the source lock (held by the caller) keeps a scheduled backup of it out.
+    with stack_lock(target.stack, report):
         service.sweep(target)
         if target.tar or target.engine is None:
             _restore_volume(service, target, record, path)
@@ -112,6 +153,14 @@ def restore(service: BackupService, plan: RestorePlan, *, source_locked: bool = 
                 target.container, target.engine.restore_command, chunks
             )
             checked(result, "the restore command", service.mask_for(target))
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"reading the backup failed: {error.strerror}"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return str(error) or type(error).__name__
 
 
 def _restore_offline(

@@ -35,6 +35,7 @@ from reconciler.backups.records import (
     BackupRecord,
     parse_time,
 )
+from reconciler.backups.restore_records import RestoreLog
 from reconciler.backups.retention import Candidate, to_delete
 from reconciler.backups.sources import ADDON, Target, resolve, source_targets
 from reconciler.manifests.models import Stack
@@ -72,6 +73,7 @@ class BackupService:
         self.state_dir = state_dir
         self.report = report
         self.log = BackupLog(db)
+        self.restores = RestoreLog(db)
         self.credentials = CredentialStore(state_dir)
 
     def mask_for(self, target: Target) -> Callable[[str], str]:
@@ -222,7 +224,13 @@ class BackupService:
 
         A run killed after its file got its final name (written, fsynced, renamed) is complete
         and is recorded as such; any other becomes a failed record and its partial file goes.
-        Deletions that retention started are finished."""
+        Deletions that retention started are finished, and restores that died with their
+        process are recorded as failed (interrupted)."""
+        for restore in self.restores.fail_interrupted():
+            self.report(
+                f"restore {restore.id} (backup {restore.backup_id} into {restore.source}) was "
+                "interrupted; marked failed"
+            )
         failed = []
         for record in self.log.interrupted():
             if not (record.path and self._adopt(record)):

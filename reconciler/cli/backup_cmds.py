@@ -1,4 +1,5 @@
-"""`backup`, `backups`, `restore` and `tasks`: backups and task runs from the command line."""
+"""`backup`, `backups`, `restore`, `restores` and `tasks`: backups, restores and task runs
+from the command line."""
 
 from __future__ import annotations
 
@@ -94,8 +95,34 @@ def cmd_restore(args: argparse.Namespace, make_engine: EngineFactory) -> int:
         if answer.strip().lower() != "yes":
             print("nothing was changed")
             return 1
-    restore(service, plan)
-    print(f"restored backup {args.backup_id} into {plan.target.container or plan.target.volume}")
+    restore_id = restore(service, plan)
+    into = plan.target.container or plan.target.volume
+    print(f"restored backup {args.backup_id} into {into} (restore {restore_id})")
+    return 0
+
+
+def cmd_restores(args: argparse.Namespace, make_engine: EngineFactory) -> int:
+    stack, service = _service(args, make_engine)  # settles restores that died with their process
+    records = service.restores.find(stack.stack)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in records], indent=2))
+        return 0
+    if not records:
+        print(f"stack {stack.stack}: no restores")
+        return 0
+    print(
+        f"{'ID':>5}  {'BACKUP':>6}  {'INTO':<20} {'FROM':<20} {'STATUS':<10} {'TOOK':>7}  "
+        f"{'STARTED':<30} BY"
+    )
+    for r in records:
+        took = "-" if r.seconds is None else f"{r.seconds:.1f}s"
+        by = f"{r.trigger} {r.actor}".strip() + (f" ({r.peer})" if r.peer else "")
+        print(
+            f"{r.id:>5}  {r.backup_id:>6}  {r.source:<20} {r.from_source:<20} {r.status:<10} "
+            f"{took:>7}  {r.started_at:<30} {by}"
+        )
+        if r.status == "failed" and r.error:
+            print(f"       {r.error.splitlines()[-1][:120]}")
     return 0
 
 

@@ -199,6 +199,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "backup": lambda args: backup_cmds.cmd_backup(args, lambda a: _engine(a, _progress())),
     "backups": lambda args: backup_cmds.cmd_backups(args, _engine),
     "restore": lambda args: backup_cmds.cmd_restore(args, lambda a: _engine(a, _progress())),
+    "restores": lambda args: backup_cmds.cmd_restores(args, _engine),
     "tasks": lambda args: backup_cmds.cmd_tasks(args, lambda a: _engine(a, _progress())),
 }
 

@@ -140,6 +140,11 @@ def _backup_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     path(restore)
     restore.add_argument("--to", metavar="NEW_ADDON", help="restore into this declared add-on")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    restores = command(
+        "restores", "List the stack's restores, newest first: trigger, who, outcome and why."
+    )
+    path(restores)
+    restores.add_argument("--json", action="store_true")
     # The common options go on the leaves: `tasks run NAME --state-dir DIR` reads naturally.
     tasks = sub.add_parser("tasks", help="Run a declared task now, or list its runs.")
     tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True)

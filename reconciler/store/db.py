@@ -90,6 +90,28 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX task_runs_task ON task_runs (stack, task, started_at)
     """,
+    # Restores (the audit of data-changing operations): one row per restore, written once the
+    # target's lock is held, completed or failed when it ends. No foreign key to backups:
+    # retention deletes backup records, and the restore's history must outlive them.
+    """
+    CREATE TABLE restores (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        backup_id INTEGER NOT NULL,
+        stack TEXT NOT NULL,
+        source TEXT NOT NULL,
+        from_source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        actor TEXT NOT NULL DEFAULT '',
+        peer TEXT NOT NULL DEFAULT '',
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL,
+        error TEXT NOT NULL DEFAULT '',
+        pid INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX restores_started ON restores (stack, started_at)
+    """,
 )
 
 
