@@ -147,3 +147,24 @@ def test_killed_mid_retention_delete_the_next_run_finishes_it(env: Env, point: s
     kept = [r for r in assert_settled(env) if r["job"] == "db-daily"]
     assert len(kept) == 2 and before[1] not in {r["id"] for r in kept}
     assert before[0] in {r["id"] for r in kept}  # the newer one of the earlier two is intact
+
+
+@pytest.mark.parametrize("point", ["restore.started", "restore.before-record"])
+def test_a_restore_killed_mid_way_is_listed_as_interrupted(env: Env, point: str) -> None:
+    """Killed with its record written (and, at the second point, the data already restored):
+    the next command marks the record failed, never leaves it `running`."""
+    good = env.backup("db-daily")
+    result = cli(
+        "restore", str(good["id"]), env.repo, "--yes", "--state-dir", env.state,
+        env={CRASH_AT: point}, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == -signal.SIGKILL, describe(result)
+    listed: list[dict[str, Any]] = json.loads(env.ok("restores", "--json"))
+    killed = listed[0]
+    assert killed["backupId"] == good["id"] and killed["status"] == "failed", killed
+    assert killed["error"].startswith("interrupted:") and killed["finishedAt"] is not None
+    # Once settled it stays so, and the next restore of the same backup completes.
+    env.ok("restore", str(good["id"]), "--yes")
+    after: list[dict[str, Any]] = json.loads(env.ok("restores", "--json"))
+    assert after[0]["status"] == "completed" and after[1] == killed
+    assert sh(f"{env.stack}-db", f"{PSQL} -c 'SELECT count(*) FROM items'") == "40000"

@@ -77,6 +77,11 @@ class Env:
         self.ok("backup", name)
         return self.backups()[0]
 
+    def restores(self) -> list[dict[str, Any]]:
+        """The restore records, newest first (`reconciler restores --json`)."""
+        data: list[dict[str, Any]] = json.loads(self.ok("restores", "--json"))
+        return data
+
 
 def sh(container: str, script: str) -> str:
     """Run a shell snippet in a container (its own env holds the credentials)."""
@@ -144,10 +149,19 @@ def test_postgresql_round_trip_verified_and_retained(env: Env) -> None:
 
     sh(db, f"{PSQL} -c 'DROP TABLE items'")
     assert env.run("restore", str(record["id"])).returncode == 1  # no --yes, no terminal
-    env.ok("restore", str(record["id"]), "--yes")
+    assert env.restores() == [], "a restore that was not confirmed never began"
+    said = env.ok("restore", str(record["id"]), "--yes")
     assert sh(db, f"{PSQL} -c 'SELECT count(*), sum(id) FROM items'") == "500|125250"
     # The connected app was stopped for the restore and is running again.
     assert api().inspect_container(f"{env.stack}-web-1")["State"]["Running"]
+    # Recorded: which backup, into what, by whom, how it ended and how long it took.
+    [restored] = env.restores()
+    assert f"(restore {restored['id']})" in said
+    assert restored["backupId"] == record["id"] and restored["status"] == "completed"
+    assert (restored["source"], restored["fromSource"], restored["kind"]) == ("db", "db", "addon")
+    assert restored["trigger"] == "cli" and restored["error"] == "" and restored["peer"] == ""
+    assert restored["stack"] == env.stack and restored["finishedAt"] >= restored["startedAt"]
+    assert restored["seconds"] > 0
 
     # Retention 2: a third backup deletes the oldest file and record, never the newest.
     env.backup("db-nightly")
@@ -167,6 +181,12 @@ def test_restore_into_another_addon(env: Env) -> None:
     assert sh(f"{env.stack}-db2", f"{PSQL} -c 'SELECT v FROM moved'") == "across"
     wrong = env.run("restore", str(record["id"]), "--to", "maria", "--yes")
     assert wrong.returncode == 1 and "postgresql dump" in wrong.stderr
+    # The restore into db2 is recorded with both ends; the refused one (planning failed) is not.
+    moved = env.restores()[0]
+    assert (moved["backupId"], moved["source"], moved["fromSource"]) == (record["id"], "db2", "db")
+    assert moved["status"] == "completed" and moved["trigger"] == "cli"
+    listing = env.ok("restores")
+    assert f"{moved['id']:>5}  {record['id']:>6}  db2" in listing and "completed" in listing
 
 
 def test_mariadb_round_trip(env: Env) -> None:
