@@ -8,6 +8,7 @@ file only at start), and which query proves a restored copy is usable.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.addons.spec import Engine
 
@@ -29,6 +30,10 @@ class EngineBackup:
     magic: bytes = b""
     magic_offset: int = 0
     magic_window: int = 0
+    #: Bytes a whole dump ends with, somewhere in its last `trailer_window` bytes: a dump cut
+    #: short (a tool stopped mid-way that still exited 0) lacks them.
+    trailer: bytes = b""
+    trailer_window: int = 0
 
 
 def _sh(script: str) -> tuple[str, ...]:
@@ -54,6 +59,12 @@ def _redis_check(cli: str) -> tuple[str, ...]:
     return _sh(f'{cli} --no-auth-warning -a "$REDIS_PASSWORD" dbsize')
 
 
+#: mysqldump and mariadb-dump end with "-- Dump completed on DATE".
+DUMP_COMPLETED = b"-- Dump completed"
+#: An RDB file starts "REDIS" + version. No trailer check: through a diskless transfer (the
+#: default since Redis 7) `redis-cli --rdb` output ends with the 40-byte EOF mark instead.
+_RDB: dict[str, Any] = {"magic": b"REDIS"}
+
 BEHAVIOUR: dict[str, EngineBackup] = {
     "postgresql": EngineBackup(
         precompressed=True,
@@ -71,12 +82,16 @@ BEHAVIOUR: dict[str, EngineBackup] = {
         check_label="tables",
         magic=b"-- MySQL dump ",
         magic_window=256,
+        trailer=DUMP_COMPLETED,
+        trailer_window=256,
     ),
     "mariadb": EngineBackup(
         check=_mysql_check("mariadb", "MARIADB"),
         check_label="tables",
         magic=b"-- MariaDB dump ",
         magic_window=256,
+        trailer=DUMP_COMPLETED,
+        trailer_window=256,
     ),
     "mongodb": EngineBackup(
         precompressed=True,
@@ -89,18 +104,26 @@ BEHAVIOUR: dict[str, EngineBackup] = {
         check_label="collections",
     ),
     "redis": EngineBackup(
-        offline_restore=True, check=_redis_check("redis-cli"), check_label="keys", magic=b"REDIS"
+        offline_restore=True,
+        check=_redis_check("redis-cli"),
+        check_label="keys",
+        **_RDB,
     ),
     "valkey": EngineBackup(
-        offline_restore=True, check=_redis_check("valkey-cli"), check_label="keys", magic=b"REDIS"
+        offline_restore=True,
+        check=_redis_check("valkey-cli"),
+        check_label="keys",
+        **_RDB,
     ),
     "rabbitmq": EngineBackup(
         check=_sh("rabbitmqctl -q list_vhosts | wc -l"), check_label="vhosts", magic=b"{"
     ),
     "minio": EngineBackup(volume_tar=True),
 }
-#: A tar archive's first header names its format at byte 257 (POSIX "ustar", GNU "ustar  ").
+#: A tar archive's first header names its format at byte 257 (POSIX "ustar", GNU "ustar  "),
+#: and a whole archive ends with two zero blocks.
 TAR_MAGIC, TAR_MAGIC_OFFSET = b"ustar", 257
+TAR_END = b"\0" * 1024
 
 
 def behaviour(engine: Engine) -> EngineBackup:

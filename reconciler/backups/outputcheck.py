@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from reconciler.state.errors import BackupError
 
@@ -18,36 +19,53 @@ _ERROR_LINE = re.compile(r"^.*\b(error|fatal)\b.*$", re.IGNORECASE | re.MULTILIN
 SHOWN_BYTES = 120
 
 
-class HeadProbe:
-    """Keeps the first bytes of a stream (what the magic check needs) as it passes through."""
+@dataclass(frozen=True)
+class DumpShape:
+    """What a whole dump holds: `magic` at `offset` (or within `window` bytes after it) and
+    `trailer` somewhere in its last `trailer_window` bytes. Empty parts are not checked."""
 
-    def __init__(
-        self, sink: Callable[[bytes], None], magic: bytes, offset: int, window: int = 0
-    ) -> None:
+    magic: bytes = b""
+    offset: int = 0
+    window: int = 0
+    trailer: bytes = b""
+    trailer_window: int = 0
+
+
+class HeadProbe:
+    """Keeps a stream's first and last bytes (what the shape checks need) as it passes through."""
+
+    def __init__(self, sink: Callable[[bytes], None], shape: DumpShape) -> None:
         self.sink = sink
-        self.magic = magic
-        self.offset = offset
-        self.window = window
+        self.shape = shape
         self.head = b""
-        self._wanted = max(offset + window + len(magic), SHOWN_BYTES)
+        self.tail = b""
+        self._wanted = max(shape.offset + shape.window + len(shape.magic), SHOWN_BYTES)
 
     def write(self, chunk: bytes) -> None:
         if len(self.head) < self._wanted:
             self.head += chunk[: self._wanted - len(self.head)]
+        if self.shape.trailer_window:
+            self.tail = (self.tail + chunk[-self.shape.trailer_window :])[
+                -self.shape.trailer_window :
+            ]
         self.sink(chunk)
 
     def check(self, what: str) -> None:
-        """Raise BackupError when the output does not start like a dump of this kind."""
-        if not self.magic:
-            return
-        if self.magic in self.head[self.offset : self.offset + self.window + len(self.magic)]:
-            return
-        shown = self.head[:SHOWN_BYTES].decode("utf-8", "replace")
-        printable = "".join(c if c.isprintable() else " " for c in shown).strip()
-        raise BackupError(
-            f"{what} exited 0 but its output is not a dump (it should start with "
-            f"{self.magic!r}); it began: {printable!r}"
-        )
+        """Raise BackupError when the output does not start, or end, like a whole dump."""
+        shape = self.shape
+        start = self.head[shape.offset : shape.offset + shape.window + len(shape.magic)]
+        if shape.magic and shape.magic not in start:
+            shown = self.head[:SHOWN_BYTES].decode("utf-8", "replace")
+            printable = "".join(c if c.isprintable() else " " for c in shown).strip()
+            raise BackupError(
+                f"{what} exited 0 but its output is not a dump (it should start with "
+                f"{shape.magic!r}); it began: {printable!r}"
+            )
+        if shape.trailer and shape.trailer not in self.tail:
+            raise BackupError(
+                f"{what} exited 0 but its output is cut short: a whole dump ends with "
+                f"{shape.trailer[:24]!r}"
+            )
 
 
 def reported_error(stderr: str) -> str | None:

@@ -116,7 +116,7 @@ class BackupService:
                 started(backup_id)
             self._check_free_space(target, final.parent)
             writer = _open(final, target.compressed)
-            probe = HeadProbe(writer.write, *target.magic)
+            probe = HeadProbe(writer.write, target.shape)
             _check_output(self._dump(target, backup_id, probe.write), probe, writer, mask)
             size, sha256 = writer.commit()
             crash_point("backup.before-record")

@@ -10,7 +10,14 @@ from dataclasses import dataclass, replace
 
 from reconciler.addons.catalog import CATALOG
 from reconciler.addons.spec import Engine
-from reconciler.backups.engines import TAR_MAGIC, TAR_MAGIC_OFFSET, EngineBackup, behaviour
+from reconciler.backups.engines import (
+    TAR_END,
+    TAR_MAGIC,
+    TAR_MAGIC_OFFSET,
+    EngineBackup,
+    behaviour,
+)
+from reconciler.backups.outputcheck import DumpShape
 from reconciler.backups.retention import Policy
 from reconciler.desired.addons import DATA_VOLUME
 from reconciler.desired.build import volume_name
@@ -50,12 +57,12 @@ class Target:
         return self.handling.volume_tar
 
     @property
-    def magic(self) -> tuple[bytes, int, int]:
-        """What every real dump of this target holds: bytes, offset, window (0: exactly there)."""
+    def shape(self) -> DumpShape:
+        """How every whole dump of this target starts and ends."""
         if self.tar:
-            return TAR_MAGIC, TAR_MAGIC_OFFSET, 0
-        handling = self.handling
-        return handling.magic, handling.magic_offset, handling.magic_window
+            return DumpShape(TAR_MAGIC, TAR_MAGIC_OFFSET, trailer=TAR_END, trailer_window=1024)
+        h = self.handling
+        return DumpShape(h.magic, h.magic_offset, h.magic_window, h.trailer, h.trailer_window)
 
     @property
     def compressed(self) -> bool:

@@ -34,7 +34,18 @@ def dump_head(command: Sequence[str]) -> bytes:
     return b"/*M!999999\\- enable the sandbox mode */\n-- MariaDB dump 10.19  Distrib 11.4.2\n"
 
 
+def dump_tail(command: Sequence[str]) -> bytes:
+    """How the real tool's output ends (a dump cut short lacks it)."""
+    script = " ".join(command)
+    if "pg_dump" in script:
+        return b""
+    if "tar" in script:
+        return b"\0" * 1024
+    return b"\n-- Dump completed on 2026-11-22 10:02:47\n"
+
+
 HEAD = dump_head(["mariadb-dump"])
+TAIL = dump_tail(["mariadb-dump"])
 
 
 @dataclass
@@ -67,6 +78,8 @@ class FakePort:
             if self.before_chunk:
                 self.before_chunk(index)
             sink(CHUNK)
+        if self.dump_chunks:
+            sink(dump_tail(command))
         return ExecResult(self.dump_exit, self.dump_stderr)
 
     def exec_stdin(
@@ -148,7 +161,7 @@ def test_a_sql_dump_is_gzipped_checksummed_and_recorded(service: BackupService) 
     assert path.parent == service.state_dir / "backups" / "shop" / "sql"
     data = path.read_bytes()
     assert hashlib.sha256(data).hexdigest() == record.sha256 and len(data) == record.size
-    assert gzip.decompress(data) == HEAD + CHUNK * 50
+    assert gzip.decompress(data) == HEAD + CHUNK * 50 + TAIL
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert record.engine == "mariadb" and record.version == "11.4"
 
@@ -467,5 +480,20 @@ def test_output_that_is_not_a_dump_fails_even_with_exit_0(
     with pytest.raises(BackupError, match=r"output is not a dump .* began: 'sh: mariadb-dump") as e:
         service.backup(make_stack(), "sql")
     assert creds.password not in str(e.value) and "***" in str(e.value)
+    assert service.log.find("shop", "sql")[0].status == FAILED
+    assert files(service) == []
+
+
+def test_a_dump_cut_short_fails_even_with_exit_0(service: BackupService, port: FakePort) -> None:
+    def cut_short(
+        container: str, command: Sequence[str], sink: Callable[[bytes], None]
+    ) -> ExecResult:
+        sink(dump_head(command))
+        sink(CHUNK)  # and then nothing: no "-- Dump completed" line
+        return ExecResult(0, "")
+
+    port.exec_stream = cut_short  # type: ignore[method-assign]
+    with pytest.raises(BackupError, match="cut short"):
+        service.backup(make_stack(), "sql")
     assert service.log.find("shop", "sql")[0].status == FAILED
     assert files(service) == []
