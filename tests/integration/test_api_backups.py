@@ -1,8 +1,9 @@
 """Backups, restores and task runs through the API over real HTTP, against a real Daemon, the
 real engine and real Redis add-ons: back up and poll the record, 409 while the source is busy,
 422 before a restore that was not acknowledged, a restore that really brings the data back,
-and task runs that are recorded. Data is written and read with `docker exec` inside the
-containers; the API is reached on 127.0.0.1 only."""
+restores listed with who asked and how they ended, and task runs that are recorded. Data is
+written and read with `docker exec` inside the containers; the API is reached on 127.0.0.1
+only."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ REDIS = 'redis-cli --no-auth-warning -a "$REDIS_PASSWORD"'
 HOLD = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 #: Random, so neither RDB nor gzip shrink it: the dump takes long enough to collide with.
 BIG_BYTES = 48 * 1024 * 1024
+ACKNOWLEDGE = "acknowledgeDataOverwrite"
 
 
 pytestmark = [pytest.mark.docker]
@@ -361,11 +363,21 @@ def test_restore_needs_an_acknowledgement_then_brings_the_data_back(world: World
     assert body["status"] == "in_progress" and body["backupId"] == backup_id
     assert body["addon"] == "cache" and body["stoppedApps"] == ["web"]
     assert [e["event"] for e in got] == ["restore.started", "restore.finished"], got
+    assert all(e["data"]["data"]["restoreId"] == body["restoreId"] for e in got)
     assert redis_get(world, "greeting") == "original"
     web = inspect(f"{world.stack}-web-1")["State"]
     assert web["Running"] and web["StartedAt"] > web_before, "web was stopped and started"
     entry = next(e for e in audit(world) if e["action"] == "backup.restore")
     assert entry["actor"] == "restore" and str(backup_id) in entry["detail"]
+    assert f"restore {body['restoreId']} " in entry["detail"]
+    # Recorded, with who asked and through what; the refused attempts never began.
+    listed = server.get(f"/api/v1/restores?backupId={backup_id}", world.tokens["read"]).json()
+    assert listed["pagination"]["total"] == 1, listed
+    [record] = listed["data"]
+    assert record["id"] == body["restoreId"] and record["status"] == "completed"
+    assert (record["trigger"], record["actor"], record["peer"]) == ("api", "restore", "127.0.0.1")
+    assert (record["source"], record["fromSource"], record["error"]) == ("cache", "cache", "")
+    assert record["finishedAt"] >= record["startedAt"] and record["seconds"] > 0
 
 
 def test_restore_into_another_addon(world: World) -> None:
@@ -391,6 +403,11 @@ def test_restore_into_another_addon(world: World) -> None:
         events.close()
     assert answer.json()["addon"] == "spare" and answer.json()["stoppedApps"] == []
     assert got[-1]["event"] == "restore.finished", got
+    restore_id = answer.json()["restoreId"]
+    into = world.server.get("/api/v1/restores?source=spare", world.tokens["read"]).json()["data"]
+    assert [(r["id"], r["fromSource"], r["status"]) for r in into][:1] == [
+        (restore_id, "cache", "completed")
+    ]
     assert redis_get(world, "moved", "spare") == "yes"
     # The spare server kept its own password: the restored data, not the credentials.
     assert password(world, "spare") != password(world, "cache")
@@ -428,6 +445,40 @@ def test_restore_errors(world: World) -> None:
     assert answer.status == 422 and "another-stack" in answer.json()["error"]["message"]
     for record_id in (failed, foreign):
         log.delete(record_id)
+
+
+def test_a_failed_restore_is_listed_with_its_reason(world: World) -> None:
+    server = world.server
+    record = settled(world, backup_now(world))
+    path = f"/api/v1/backups/{record['id']}/restore"
+
+    def ended() -> dict[str, Any] | None:
+        found = server.get(f"/api/v1/restores?backupId={record['id']}", world.tokens["read"])
+        rows: list[dict[str, Any]] = found.json()["data"]
+        return rows[0] if rows and rows[0]["status"] != "running" else None
+
+    Path(record["path"]).write_bytes(b"not the backup")  # the checksum no longer matches
+    try:
+        answer = post_json(world, path, world.tokens["restore"], {ACKNOWLEDGE: True})
+        assert answer.status == 202, answer.text
+        failed = wait_until(ended, 30, f"the restore of backup {record['id']} to end")
+    finally:  # no other test may meet the damaged backup
+        world.daemon.job_runner.backups.log.delete(record["id"])
+        Path(record["path"]).unlink()
+    restore_id = answer.json()["restoreId"]
+    assert failed is not None and failed["id"] == restore_id and failed["status"] == "failed"
+    assert "checksum mismatch" in failed["error"] and failed["trigger"] == "api"
+    assert password(world) not in json.dumps(failed)
+    # Filters, sort and pages as every list; the scope is backups:read.
+    token = world.tokens["read"]
+    only = server.get("/api/v1/restores?status=failed&trigger=api", token).json()["data"]
+    assert restore_id in {r["id"] for r in only} and {r["status"] for r in only} == {"failed"}
+    page = server.get("/api/v1/restores?limit=1&sort=id:asc", token).json()
+    assert len(page["data"]) == 1 and page["data"][0]["id"] <= restore_id
+    assert page["pagination"]["hasMore"] is (page["pagination"]["total"] > 1)
+    assert server.get("/api/v1/restores?status=nope", token).status == 400
+    assert server.get("/api/v1/restores?sort=actor:asc", token).status == 400
+    assert server.get("/api/v1/restores", world.tokens["restore"]).status == 403
 
 
 # --- tasks ---------------------------------------------------------------------------------------
