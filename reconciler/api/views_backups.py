@@ -233,6 +233,11 @@ async def list_restores(request: web.Request) -> web.Response:
             "fromSource": None, "trigger": None, "backupId": None,
         },
     )  # fmt: skip
+    if "backupId" in filters:
+        try:  # compared as text below, so "012" must not quietly match nothing
+            filters["backupId"] = str(int(filters["backupId"]))
+        except ValueError as e:
+            raise ApiError(400, "backupId must be an integer") from e
     rows = [r.to_dict() for r in _service(request).restores.find()]
     return paginate_rows(request, order(select(rows, filters, None), sort))
 

@@ -477,6 +477,7 @@ def test_a_failed_restore_is_listed_with_its_reason(world: World) -> None:
     assert len(page["data"]) == 1 and page["data"][0]["id"] <= restore_id
     assert page["pagination"]["hasMore"] is (page["pagination"]["total"] > 1)
     assert server.get("/api/v1/restores?status=nope", token).status == 400
+    assert server.get("/api/v1/restores?backupId=x", token).status == 400
     assert server.get("/api/v1/restores?sort=actor:asc", token).status == 400
     assert server.get("/api/v1/restores", world.tokens["restore"]).status == 403
 
