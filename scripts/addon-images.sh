@@ -8,6 +8,8 @@
 #   reconciler-fixture/mariadb:10.11   mariadb-server   MARIADB_* (and MYSQL_*)
 #   reconciler-fixture/redis:7         redis-server     CMD args; REDIS_PASSWORD
 #   reconciler-fixture/rabbitmq:3.10   rabbitmq-server  RABBITMQ_DEFAULT_USER/_PASS
+#   reconciler-fixture/postgres:17     postgresql-17    (Debian trixie; a second major for
+#                                                        the dumpRestore upgrade tests)
 # (No MySQL: Debian has none, and MariaDB must not pose as it.)
 #
 # How, and why this way:
@@ -22,6 +24,10 @@
 #   3. Idempotent: an image that already exists is skipped, so a rerun only
 #      runs `docker image inspect` (about a second). Delete an image (or the
 #      base, or the cached tar) to rebuild it.
+#   4. postgres:17 comes from trixie (bookworm has no PostgreSQL 17): a second,
+#      small root fs with only postgresql-17 (cached the same way, imported as
+#      reconciler-fixture/addon-base-trixie:1), derived with the same
+#      entrypoint. Built only when that image is missing.
 # Verify the images with scripts/addon-images-check.sh.
 #   usage: scripts/addon-images.sh
 # The single-quoted scripts below run in the build container / mmdebstrap's
@@ -37,7 +43,9 @@ SRC=$HERE/addon-images
 CACHE_DIR=${RECONCILER_FIXTURE_CACHE:-/var/cache/reconciler-fixtures}
 BASE=reconciler-fixture/addon-base:1
 PREFIX=reconciler-fixture
-IMAGES=("$PREFIX/postgres:15" "$PREFIX/mariadb:10.11" "$PREFIX/redis:7" "$PREFIX/rabbitmq:3.10")
+IMAGES=("$PREFIX/postgres:15" "$PREFIX/mariadb:10.11" "$PREFIX/redis:7" "$PREFIX/rabbitmq:3.10"
+        "$PREFIX/postgres:17")
+BASE_TRIXIE=reconciler-fixture/addon-base-trixie:1
 SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # mmdebstrap arguments for the shared root fs. --variant=apt: essential
@@ -75,6 +83,24 @@ MMDEBSTRAP_ARGS=(
 CACHE_KEY=$(printf '%s\n' "${MMDEBSTRAP_ARGS[@]}" | sha256sum | cut -c1-12)
 BASE_TAR=$CACHE_DIR/addon-base-bookworm-$CACHE_KEY.tar
 
+# The trixie root fs: the same arguments for PostgreSQL 17 alone (about a fifth
+# of the bookworm one), with the same clean-up of the default cluster.
+TRIXIE_PACKAGES=postgresql-17,ca-certificates,procps,tini
+TRIXIE_ARGS=(
+  --variant=apt --format=tar
+  --include="$TRIXIE_PACKAGES"
+  --dpkgopt='path-exclude=/usr/share/doc/*'
+  --dpkgopt='path-include=/usr/share/doc/*/copyright'
+  --dpkgopt='path-exclude=/usr/share/man/*'
+  --dpkgopt='path-exclude=/usr/share/info/*'
+  --dpkgopt='path-exclude=/usr/share/locale/*'
+  --customize-hook='set -e
+rm -rf "$1/var/lib/postgresql/17/main" "$1/etc/postgresql/17/main"
+find "$1/var/log" -type f -delete'
+)
+TRIXIE_KEY=$(printf '%s\n' "${TRIXIE_ARGS[@]}" | sha256sum | cut -c1-12)
+TRIXIE_TAR=$CACHE_DIR/addon-base-trixie-$TRIXIE_KEY.tar
+
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
 todo=()
@@ -99,41 +125,79 @@ cleanup() {
 trap cleanup EXIT
 
 # --- 1. shared base image -------------------------------------------------------
-build_rootfs() {
+ensure_mmdebstrap() {
   if ! command -v mmdebstrap >/dev/null 2>&1; then
     log "installing mmdebstrap"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
     apt-get install -y -qq mmdebstrap >&2
   fi
+}
+
+# build_rootfs SUITE TAR ARGS...: mmdebstrap SUITE into TAR.
+build_rootfs() {
+  local suite=$1 tar=$2; shift 2
+  ensure_mmdebstrap
   mkdir -p "$CACHE_DIR"
-  # No mirror argument: mmdebstrap then uses deb.debian.org for bookworm,
-  # bookworm-updates and bookworm-security, like this host's own sources.
+  # No mirror argument: mmdebstrap then uses deb.debian.org for SUITE,
+  # SUITE-updates and SUITE-security, like this host's own sources.
   # Written to a temp name and renamed, so an interrupted run never leaves a
   # truncated tar that a later run would trust.
-  tmp_tar=$CACHE_DIR/.addon-base-$$.tar
-  log "mmdebstrap bookworm -> $BASE_TAR (1-2.5 minutes, ~700 MB)"
-  mmdebstrap "${MMDEBSTRAP_ARGS[@]}" bookworm "$tmp_tar" >&2 || die "mmdebstrap failed"
-  mv "$tmp_tar" "$BASE_TAR"
+  tmp_tar=$CACHE_DIR/.addon-base-$suite-$$.tar
+  log "mmdebstrap $suite -> $tar (bookworm: 1-2.5 minutes, ~700 MB; trixie: less)"
+  mmdebstrap "$@" "$suite" "$tmp_tar" >&2 || die "mmdebstrap $suite failed"
+  mv "$tmp_tar" "$tar"
   tmp_tar=""
 }
 
-if have_image "$BASE"; then
-  log "$BASE: already present"
-else
-  if [ -s "$BASE_TAR" ]; then log "reusing cached root fs $BASE_TAR"; else build_rootfs; fi
+# import_base IMAGE TAR KEY: the root fs as an image (see step 1).
+import_base() {
   # C.UTF-8 is built into Debian's libc (no locales package needed): initdb
   # then creates UTF8 databases, as upstream (which uses en_US.utf8) does.
   docker import \
     --change "ENV PATH=$SYS_PATH" --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["bash"]' \
-    --change "LABEL io.reconciler.fixture=addon-base io.reconciler.fixture.rootfs=$CACHE_KEY" \
-    "$BASE_TAR" "$BASE" >/dev/null
-  log "$BASE: imported $(docker image inspect -f '{{.Id}}' "$BASE" | cut -c1-19)"
+    --change "LABEL io.reconciler.fixture=addon-base io.reconciler.fixture.rootfs=$3" \
+    "$2" "$1" >/dev/null
+  log "$1: imported $(docker image inspect -f '{{.Id}}' "$1" | cut -c1-19)"
+}
+
+needs_bookworm=no needs_trixie=no
+for img in "${todo[@]}"; do
+  case "$img" in
+    "$PREFIX/postgres:17") needs_trixie=yes ;;
+    *) needs_bookworm=yes ;;
+  esac
+done
+
+if [ "$needs_bookworm" = yes ]; then
+  if have_image "$BASE"; then
+    log "$BASE: already present"
+  else
+    if [ -s "$BASE_TAR" ]; then
+      log "reusing cached root fs $BASE_TAR"
+    else
+      build_rootfs bookworm "$BASE_TAR" "${MMDEBSTRAP_ARGS[@]}"
+    fi
+    import_base "$BASE" "$BASE_TAR" "$CACHE_KEY"
+  fi
+fi
+if [ "$needs_trixie" = yes ]; then
+  if have_image "$BASE_TRIXIE"; then
+    log "$BASE_TRIXIE: already present"
+  else
+    if [ -s "$TRIXIE_TAR" ]; then
+      log "reusing cached root fs $TRIXIE_TAR"
+    else
+      build_rootfs trixie "$TRIXIE_TAR" "${TRIXIE_ARGS[@]}"
+    fi
+    import_base "$BASE_TRIXIE" "$TRIXIE_TAR" "$TRIXIE_KEY"
+  fi
 fi
 
 # --- 2. engine images -------------------------------------------------------------
 # derive IMAGE ENGINE SETUP_SCRIPT [docker create args...] -- [commit --change args...]
+# (from $BASE, or from $DERIVE_BASE when set)
 # Like a one-RUN-step Dockerfile: create a container from the base, copy the
 # engine's files in, run SETUP_SCRIPT in it (as root, no network needed), and
 # commit the result with the engine's image config. SETUP_SCRIPT's last stdout
@@ -150,7 +214,7 @@ derive() {
   build_ctr=reconciler-addon-build-$engine-$$
   docker rm -f "$build_ctr" >/dev/null 2>&1 || true
   docker create --name "$build_ctr" --network none "${create_args[@]}" \
-    --entrypoint /bin/bash "$BASE" -euo pipefail -c "$setup" >/dev/null
+    --entrypoint /bin/bash "${DERIVE_BASE:-$BASE}" -euo pipefail -c "$setup" >/dev/null
   docker cp "$SRC/$engine-entrypoint.sh" "$build_ctr:/usr/local/bin/docker-entrypoint.sh"
   case "$engine" in
     mariadb)  docker cp "$SRC/mariadb-server.cnf" "$build_ctr:/etc/mysql/mariadb.conf.d/99-reconciler-fixture.cnf" ;;
@@ -176,33 +240,40 @@ smoke() {
     smoke "$@" || die "$img: tools missing"
 }
 
+# derive_postgres IMAGE MAJOR BASE: Debian's postgresql-MAJOR, whose binaries
+# live in the versioned /usr/lib/postgresql/MAJOR/bin (hence PATH).
+derive_postgres() {
+  local img=$1 major=$2
+  # listen_addresses='*' goes into the sample config initdb copies (as
+  # upstream does), so the first start needs no extra flags. PGDATA is
+  # 1777 in the image (any --user works, as upstream); the entrypoint
+  # narrows it to 700 before initdb. STOPSIGNAL SIGINT = "fast shutdown",
+  # upstream's choice: SIGTERM ("smart") would wait for clients to leave.
+  DERIVE_BASE=$3 derive "$img" postgres '
+    chmod 755 /usr/local/bin/docker-entrypoint.sh
+    sample=/usr/share/postgresql/'"$major"'/postgresql.conf.sample
+    sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '"'*'"'!" "$sample"
+    grep -qF "listen_addresses = '"'*'"'" "$sample"
+    mkdir -p /var/lib/postgresql/data /var/run/postgresql /docker-entrypoint-initdb.d
+    chown postgres:postgres /var/lib/postgresql/data /var/run/postgresql
+    chmod 1777 /var/lib/postgresql/data
+    chmod 3777 /var/run/postgresql
+    [ ! -e /var/lib/postgresql/'"$major"'/main ]
+    dpkg-query -W -f "\${Version}\n" postgresql-'"$major" \
+    --stop-signal SIGINT -- \
+    --change "ENV PATH=/usr/lib/postgresql/$major/bin:$SYS_PATH" \
+    --change "ENV PG_MAJOR=$major" \
+    --change 'ENV PGDATA=/var/lib/postgresql/data' \
+    --change 'VOLUME /var/lib/postgresql/data' \
+    --change 'EXPOSE 5432' \
+    --change 'CMD ["postgres"]'
+  smoke "$img" postgres initdb pg_ctl psql pg_dump pg_restore pg_isready setpriv
+}
+
 for img in "${todo[@]}"; do
   case "$img" in
-    "$PREFIX/postgres:15")
-      # listen_addresses='*' goes into the sample config initdb copies (as
-      # upstream does), so the first start needs no extra flags. PGDATA is
-      # 1777 in the image (any --user works, as upstream); the entrypoint
-      # narrows it to 700 before initdb. STOPSIGNAL SIGINT = "fast shutdown",
-      # upstream's choice: SIGTERM ("smart") would wait for clients to leave.
-      derive "$img" postgres '
-        chmod 755 /usr/local/bin/docker-entrypoint.sh
-        sample=/usr/share/postgresql/15/postgresql.conf.sample
-        sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '"'*'"'!" "$sample"
-        grep -qF "listen_addresses = '"'*'"'" "$sample"
-        mkdir -p /var/lib/postgresql/data /var/run/postgresql /docker-entrypoint-initdb.d
-        chown postgres:postgres /var/lib/postgresql/data /var/run/postgresql
-        chmod 1777 /var/lib/postgresql/data
-        chmod 3777 /var/run/postgresql
-        [ ! -e /var/lib/postgresql/15/main ]
-        dpkg-query -W -f "\${Version}\n" postgresql-15' \
-        --stop-signal SIGINT -- \
-        --change "ENV PATH=/usr/lib/postgresql/15/bin:$SYS_PATH" \
-        --change 'ENV PG_MAJOR=15' \
-        --change 'ENV PGDATA=/var/lib/postgresql/data' \
-        --change 'VOLUME /var/lib/postgresql/data' \
-        --change 'EXPOSE 5432' \
-        --change 'CMD ["postgres"]'
-      smoke "$img" postgres initdb pg_ctl psql pg_dump pg_restore pg_isready ;;
+    "$PREFIX/postgres:15") derive_postgres "$img" 15 "$BASE" ;;
+    "$PREFIX/postgres:17") derive_postgres "$img" 17 "$BASE_TRIXIE" ;;
 
     "$PREFIX/mariadb:10.11")
       # The data dir must be empty in the image: a fresh volume is seeded from

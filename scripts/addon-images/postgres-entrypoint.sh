@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Entrypoint of reconciler-fixture/postgres:15 (built by scripts/addon-images.sh
-# from Debian's postgresql-15). It reproduces the part of the official postgres
+# Entrypoint of reconciler-fixture/postgres:15 and :17 (built by
+# scripts/addon-images.sh from Debian's postgresql-15, and trixie's
+# postgresql-17). It reproduces the part of the official postgres
 # image's docker-entrypoint.sh that the reconciler's catalog relies on, so the
 # add-on tests exercise the same contract as `postgres:15` from Docker Hub:
 #   - first start with an empty $PGDATA: initdb as user postgres with
