@@ -110,7 +110,7 @@ def test_canary_appears_only_where_it_must(world: World, tmp_path: Path) -> None
         "/api/v1/addons/cache", "/api/v1/addons/cache/status", "/api/v1/deployments",
         "/api/v1/plan", "/api/v1/system/doctor", "/api/v1/audit-events", "/api/v1/apps/nope",
         "/api/v1/deployments/999999", "/api/v1/backups", "/api/v1/addons/cache/backups",
-        "/api/v1/backup-sources", "/api/v1/backups/1",
+        "/api/v1/backup-sources", "/api/v1/backups/1", "/api/v1/restores",
     ):  # fmt: skip
         status, text = _get(base + path, api_token)
         assert status < 500, (path, status, text)
@@ -122,7 +122,7 @@ def test_canary_appears_only_where_it_must(world: World, tmp_path: Path) -> None
     repo = world.root / "state" / "repo"
     for args in (
         ("plan", repo, "--json"), ("status", repo, "--json"), ("validate", repo),
-        ("backups", repo, "--json"), ("backup", "cache", repo),
+        ("backups", repo, "--json"), ("backup", "cache", repo), ("restores", repo, "--json"),
     ):  # fmt: skip
         result = cli(*args, *run_args)
         seen[" ".join(map(str, args[:1]))] = result.stdout + result.stderr
