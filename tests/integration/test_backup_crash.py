@@ -25,20 +25,10 @@ from .support import (
     cli,
     containers,
     describe,
-    engine_skip_reason,
-    new_stack_name,
-    purge_stack,
 )
-from .test_backup_roundtrip import HELPER, IMAGES, PSQL, Env, sh
+from .test_backup_roundtrip import HELPER, IMAGES, PSQL, Env, deployed, postgres_marks, sh
 
-pytestmark = [pytest.mark.docker]
-if reason := engine_skip_reason():
-    pytestmark.append(pytest.mark.skip(reason=reason))
-else:
-    try:
-        api().inspect_image("reconciler-fixture/postgres:15")
-    except Exception:  # the round-trip module says how to build it
-        pytestmark.append(pytest.mark.skip(reason="reconciler-fixture/postgres:15 missing"))
+pytestmark = postgres_marks()
 
 HOLD = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 
@@ -59,19 +49,14 @@ def stack_doc(stack: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    stack = new_stack_name()
-    repo = tmp_path_factory.mktemp("repo")
-    (repo / "stack.yaml").write_text(json.dumps(stack_doc(stack), indent=2))
-    environment = Env(stack, repo, tmp_path_factory.mktemp("state"))
-    try:
-        environment.ok("apply")
+    repo, state = tmp_path_factory.mktemp("repo"), tmp_path_factory.mktemp("state")
+    with deployed(stack_doc, repo, state) as environment:
         # About 3 MB of dump, so the stream arrives in many chunks.
         rows = "SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 40000) g"
+        stack = environment.stack
         sh(f"{stack}-db", f'{PSQL} -c "CREATE TABLE items AS {rows}"')
         sh(f"{stack}-web-1", "head -c 3000000 /dev/urandom > /srv/up/blob && echo x > /srv/up/a")
         yield environment
-    finally:
-        purge_stack(stack)
 
 
 def killed_at(env: Env, point: str, *args: str) -> None:

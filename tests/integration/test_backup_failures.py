@@ -9,17 +9,10 @@ from typing import Any
 
 import pytest
 
-from .support import api, containers, engine_skip_reason, new_stack_name, purge_stack
-from .test_backup_roundtrip import HELPER, IMAGES, PSQL, Env, sh
+from .support import api, containers
+from .test_backup_roundtrip import HELPER, IMAGES, PSQL, Env, deployed, postgres_marks, sh
 
-pytestmark = [pytest.mark.docker]
-if reason := engine_skip_reason():
-    pytestmark.append(pytest.mark.skip(reason=reason))
-else:
-    try:
-        api().inspect_image("reconciler-fixture/postgres:15")
-    except Exception:  # the round-trip module says how to build it
-        pytestmark.append(pytest.mark.skip(reason="reconciler-fixture/postgres:15 missing"))
+pytestmark = postgres_marks()
 
 HOLD = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 
@@ -51,15 +44,9 @@ def stack_doc(stack: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    stack = new_stack_name()
-    repo = tmp_path_factory.mktemp("repo")
-    (repo / "stack.yaml").write_text(json.dumps(stack_doc(stack), indent=2))
-    environment = Env(stack, repo, tmp_path_factory.mktemp("state"))
-    try:
-        environment.ok("apply")
+    repo, state = tmp_path_factory.mktemp("repo"), tmp_path_factory.mktemp("state")
+    with deployed(stack_doc, repo, state) as environment:
         yield environment
-    finally:
-        purge_stack(stack)
 
 
 def backup_files(env: Env) -> list[Path]:

@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .support import api, engine_skip_reason, new_stack_name, purge_stack
 from .test_backup_crash import stack_doc
-from .test_backup_roundtrip import PSQL, Env, sh
+from .test_backup_roundtrip import PSQL, Env, deployed, postgres_marks, sh
 
-pytestmark = [pytest.mark.docker]
-if reason := engine_skip_reason():
-    pytestmark.append(pytest.mark.skip(reason=reason))
-else:
-    try:
-        api().inspect_image("reconciler-fixture/postgres:15")
-    except Exception:  # the round-trip module says how to build it
-        pytestmark.append(pytest.mark.skip(reason="reconciler-fixture/postgres:15 missing"))
+pytestmark = postgres_marks()
 
 TMPFS_BYTES = 512 * 1024
 
@@ -50,16 +41,9 @@ def tmpfs(directory: Path, size: int) -> Iterator[Path]:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    stack = new_stack_name()
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "stack.yaml").write_text(json.dumps(stack_doc(stack), indent=2))
-    environment = Env(stack, repo, tmp_path / "state")
-    try:
-        environment.ok("apply")
+    (tmp_path / "repo").mkdir()
+    with deployed(stack_doc, tmp_path / "repo", tmp_path / "state") as environment:
         yield environment
-    finally:
-        purge_stack(stack)
 
 
 def test_a_full_disk_fails_the_backup_and_keeps_the_earlier_one(env: Env) -> None:

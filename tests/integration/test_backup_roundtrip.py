@@ -6,10 +6,11 @@ the add-ons boot once. Data is written and read with `docker exec` inside the co
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,17 +122,38 @@ def stack_doc(stack: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+@contextlib.contextmanager
+def deployed(doc: Callable[[str], dict[str, Any]], repo: Path, state: Path) -> Iterator[Env]:
+    """A new stack from `doc(stack_name)`, applied; everything with its label removed after."""
     stack = new_stack_name()
-    repo = tmp_path_factory.mktemp("repo")
-    (repo / "stack.yaml").write_text(json.dumps(stack_doc(stack), indent=2))
-    environment = Env(stack, repo, tmp_path_factory.mktemp("state"))
+    (repo / "stack.yaml").write_text(json.dumps(doc(stack), indent=2))
+    environment = Env(stack, repo, state)
     try:
         environment.ok("apply")
         yield environment
     finally:
         purge_stack(stack)
+
+
+def postgres_marks() -> list[pytest.MarkDecorator]:
+    """For modules that need only the PostgreSQL image: the docker mark, and a skip that says
+    why when the engine or the image is missing."""
+    if reason := engine_skip_reason():
+        return [pytest.mark.docker, pytest.mark.skip(reason=reason)]
+    try:
+        api().inspect_image("reconciler-fixture/postgres:15")
+    except Exception:  # any failure to find it: skip and say how to build it
+        why = "reconciler-fixture/postgres:15 missing; run scripts/addon-images.sh"
+        return [pytest.mark.docker, pytest.mark.skip(reason=why)]
+    return [pytest.mark.docker]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    with deployed(
+        stack_doc, tmp_path_factory.mktemp("repo"), tmp_path_factory.mktemp("state")
+    ) as e:
+        yield e
 
 
 def test_postgresql_round_trip_verified_and_retained(env: Env) -> None:
