@@ -20,7 +20,7 @@ from reconciler.desired.inputs import BuildInputs
 from reconciler.desired.load import load_desired, load_manifests
 from reconciler.gitsync.revision import local_revision
 from reconciler.manifests.loader import resolve_root
-from reconciler.observed.observe import observe
+from reconciler.observed.observe import Observer, observe
 from reconciler.observed.port import DockerPort
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import check_mass_deletion, make_plan
@@ -73,6 +73,9 @@ class Engine:
         self.credentials = CredentialStore(self.settings.state_dir)
         self.disks = DiskBudgets(self.settings.state_dir)
         self._lock = threading.Lock()
+        #: Reads live state for a pass's first plan; the daemon sets its event-fed cache here.
+        #: Applying always observes directly again, under the stack lock.
+        self.observer: Observer | None = None
 
     def inputs(self, root: Path) -> BuildInputs:
         state_dir = self.settings.state_dir
@@ -176,7 +179,10 @@ class Engine:
             pull_failures = self._pull_always(desired)
             loaded = time.monotonic()
             timings = {"load": loaded - started}
-            observed = observe(self.port, desired.stack)
+            if self.observer is not None:
+                observed = self.observer.observe(desired.stack)
+            else:
+                observed = observe(self.port, desired.stack)
             self._check_credentials_match_data(desired, observed)
             self.disks.check(desired)
             self.disks.record(desired)  # a budget only grows, so recording it early is safe
@@ -192,6 +198,8 @@ class Engine:
             pull_failures = {**held, **pull_failures}
             if plan.empty and not pull_failures:
                 return Outcome(prepared, timings=timings)
+            if self.observer is not None:
+                self.observer.changed()  # whatever happens next, Docker may change under it
             with stack_lock(desired.stack, self.report):
                 # Another process may have changed the stack while we waited: plan again.
                 observed = observe(self.port, desired.stack)

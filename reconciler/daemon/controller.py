@@ -133,9 +133,12 @@ class Controller:
             self.db.set_meta(LAST_GOOD, revision.sha)
         self.deployments.prune(keep=HISTORY_LIMIT)
         phases = " ".join(f"{phase}={seconds * 1000:.0f}ms" for phase, seconds in timings.items())
+        observer = self.engine.observer
+        source = observer.last_source if observer is not None else "direct"
         log.info(
-            "deployment %d %s at %s (%s) %s", deployment, status, revision.sha[:12], trigger, phases
-        )
+            "deployment %d %s at %s (%s) %s observed=%s",
+            deployment, status, revision.sha[:12], trigger, phases, source,
+        )  # fmt: skip
         return PassResult(deployment, status, revision.sha)
 
     def _revision(self, trigger: str) -> Revision | None:

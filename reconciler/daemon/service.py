@@ -18,8 +18,10 @@ from reconciler.daemon.events import EventBus
 from reconciler.daemon.queue import TriggerQueue
 from reconciler.engine import Engine, EngineSettings
 from reconciler.gitsync.repo import GitMirror, GitSource
+from reconciler.observed.cache import ObservedCache
 from reconciler.observed.docker_adapter import DockerSdkPort
-from reconciler.observed.events import ContainerEvent, follow_events
+from reconciler.observed.events import ContainerEvent, DriftListener
+from reconciler.observed.follow import follow
 from reconciler.scheduler.dispatch import JobRunner
 from reconciler.scheduler.runtime import JobScheduler
 from reconciler.state.errors import ReconcilerError
@@ -142,7 +144,13 @@ class Daemon:
             stack = self.controller.stack
             if not stack:
                 self._stop.wait(1.0)
-        follow_events(stack, on_event, self._stop, since=self.started_at)
+        # One stream feeds both the observed-state cache and drift; the cache hears each event
+        # first, so a drift pass finds it marked. Passes read through the cache from now on.
+        port = self.engine.port
+        cache = ObservedCache(port, stack)
+        self.engine.observer = cache
+        drift = DriftListener(stack, on_event)
+        follow(port, [cache, drift], self._stop, since=self.started_at)
 
     def stop(self) -> None:
         self._stop.set()

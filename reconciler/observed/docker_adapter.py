@@ -15,11 +15,19 @@ from typing import Any, TypeVar
 from reconciler.observed.engine_http import EngineReader
 from reconciler.observed.normalize import (
     container_from_summary,
+    event_from_message,
     image_references,
     network_from_summary,
     volume_from_summary,
 )
-from reconciler.observed.port import ContainerState, ExecResult, OneOffSpec
+from reconciler.observed.port import (
+    WATCHED_EVENTS,
+    ContainerState,
+    EngineEvent,
+    EventStream,
+    ExecResult,
+    OneOffSpec,
+)
 from reconciler.observed.streams import StreamBroken, Tail, demux, drain
 from reconciler.state import labels
 from reconciler.state.errors import DockerApiError, DockerUnavailable
@@ -84,8 +92,17 @@ class DockerSdkPort:
         with _translated(what):
             return fn()
 
-    def _list(self, what: str, path: str, stack: str | None, sdk: Callable[..., Any]) -> Any:
+    def _list(
+        self,
+        what: str,
+        path: str,
+        stack: str | None,
+        sdk: Callable[..., Any],
+        ids: Sequence[str] = (),
+    ) -> Any:
         filters = {"label": [f"{labels.STACK}={stack}"]} if stack else None
+        if filters is not None and ids:
+            filters["id"] = list(ids)
         if self._reader is not None:
             params = {"all": "1"} if path == "/containers/json" else {}
             return self._reader.get(path, filters, **params)
@@ -103,6 +120,39 @@ class DockerSdkPort:
             lambda filters: self._api.containers(all=True, filters=filters),
         )  # fmt: skip
         return [container_from_summary(summary) for summary in raw]
+
+    def list_containers_by_id(self, stack: str, ids: Sequence[str]) -> list[LiveContainer]:
+        if not ids:
+            return []
+        raw = self._list(
+            "listing containers", "/containers/json", stack,
+            lambda filters: self._api.containers(all=True, filters=filters), ids,
+        )  # fmt: skip
+        return [container_from_summary(summary) for summary in raw]
+
+    def events(self, since_nano: int, until_nano: int | None = None) -> EventStream:
+        filters = {
+            "type": sorted(WATCHED_EVENTS),
+            "event": sorted(set().union(*WATCHED_EVENTS.values())),
+        }
+        since = _event_time(since_nano)
+        if until_nano is not None and self._reader is not None:
+            # Past events only: the fast reader, which a pass's catch-up call uses.
+            until = _event_time(until_nano)
+            raw = self._reader.get_lines("/events", filters, since=since, until=until)
+            return _PastEvents([event_from_message(message) for message in raw])
+
+        def open_stream() -> Any:
+            import docker
+
+            # Its own client without a read timeout: a quiet stack sends nothing for hours.
+            client = docker.APIClient(
+                version=API_VERSION, timeout=None, **docker.utils.kwargs_from_env()
+            )
+            until = _event_time(until_nano) if until_nano is not None else None
+            return client.events(since=since, until=until, filters=filters, decode=True)
+
+        return _LiveEvents(self._call("following events", open_stream), until_nano is not None)
 
     def list_networks(self, stack: str) -> list[LiveNetwork]:
         raw = self._list("listing networks", "/networks", stack, self._api_networks)
@@ -375,6 +425,56 @@ class DockerSdkPort:
                 return None
             raise
         return int(result.get("StatusCode", -1))
+
+
+def _event_time(nanos: int) -> str:
+    # The engine reads "seconds.nanoseconds"; a float would round away the nanoseconds.
+    return f"{nanos // NANOS}.{nanos % NANOS:09d}"
+
+
+class _PastEvents:
+    def __init__(self, events: list[EngineEvent]) -> None:
+        self._events = events
+
+    def __iter__(self) -> Iterator[EngineEvent]:
+        return iter(self._events)
+
+    def close(self) -> None:
+        pass
+
+
+class _LiveEvents:
+    """Events from the SDK's stream; a broken or ended stream raises DockerUnavailable."""
+
+    def __init__(self, raw: Any, finite: bool) -> None:
+        self._raw = raw
+        self._finite = finite
+        self._closed = False
+
+    def __iter__(self) -> Iterator[EngineEvent]:
+        import requests.exceptions
+
+        what = "following events"
+        try:
+            with _translated(what):
+                for message in self._raw:
+                    yield event_from_message(message)
+        except Exception as e:
+            if self._closed:  # closed from another thread under the read: whatever it raised
+                return
+            expected = (DockerUnavailable, DockerApiError, requests.exceptions.RequestException)
+            if not isinstance(e, (*expected, OSError)):
+                raise
+            raise DockerUnavailable(f"{what}: the engine's event stream broke ({e})") from e
+        if not (self._finite or self._closed):
+            raise DockerUnavailable(f"{what}: the engine ended the event stream")
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self._raw.close()
+        except Exception:  # already closed from the reading side: nothing left to do
+            return
 
 
 class _LogStream:

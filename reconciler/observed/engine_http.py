@@ -63,6 +63,19 @@ class EngineReader:
         return not tls and urlparse(url).scheme in ("unix", "tcp", "http")
 
     def get(self, path: str, filters: dict[str, list[str]] | None = None, **params: str) -> Any:
+        body = self._get(path, filters, params)
+        return json.loads(body) if body else None
+
+    def get_lines(
+        self, path: str, filters: dict[str, list[str]] | None = None, **params: str
+    ) -> list[Any]:
+        """A finite stream of JSON documents, one per line (e.g. past events)."""
+        body = self._get(path, filters, params)
+        return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+    def _get(
+        self, path: str, filters: dict[str, list[str]] | None, params: dict[str, str]
+    ) -> bytes:
         query = dict(params)
         if filters:
             query["filters"] = json.dumps(filters)
@@ -91,4 +104,4 @@ class EngineReader:
             raise DockerApiError(
                 f"GET {path}: {message}", status=response.status, temporary=response.status >= 500
             )
-        return json.loads(body) if body else None
+        return body

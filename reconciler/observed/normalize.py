@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.observed.port import EngineEvent
 from reconciler.state import labels
 from reconciler.state.model import LiveContainer, LiveNetwork, LiveVolume
 
@@ -62,3 +63,18 @@ def image_references(images: list[dict[str, Any]]) -> dict[str, str]:
             if ref and not ref.startswith("<none>"):
                 refs[ref] = image_id
     return refs
+
+
+def event_from_message(message: dict[str, Any]) -> EngineEvent:
+    """An entry of GET /events; health_status carries its result after a colon, dropped here."""
+    actor = message.get("Actor") or {}
+    attributes = actor.get("Attributes") or {}
+    action = str(message.get("Action") or message.get("status") or "").split(":")[0]
+    time_nano = message.get("timeNano") or int(message.get("time") or 0) * 1_000_000_000
+    return EngineEvent(
+        type=str(message.get("Type", "")),
+        action=action,
+        id=str(actor.get("ID") or message.get("id") or ""),
+        attributes={str(k): str(v) for k, v in attributes.items()},
+        time_nano=int(time_nano),
+    )

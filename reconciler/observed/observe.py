@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from reconciler.observed.port import DockerPort
 from reconciler.state.model import Observed
 
@@ -13,3 +15,16 @@ def observe(port: DockerPort, stack: str) -> Observed:
         volumes=tuple(port.list_volumes(stack)),
         images=tuple(sorted(port.image_ids().items())),
     )
+
+
+class Observer(Protocol):
+    """Another way to read live state for planning (the daemon's event-fed cache.py)."""
+
+    #: How the last read was answered, for the logs: "cache", or "primed (why)".
+    last_source: str
+
+    def observe(self, stack: str) -> Observed: ...
+
+    def changed(self) -> None:
+        """This process wrote to Docker; what was read before may be stale."""
+        ...

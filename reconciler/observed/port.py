@@ -28,10 +28,55 @@ class ContainerState:
     last_probe_output: str = ""
 
 
+@dataclass(frozen=True)
+class EngineEvent:
+    """One engine event that can change what a list call reports (see WATCHED_EVENTS)."""
+
+    type: str  # container | network | volume | image
+    action: str  # create, start, die, destroy, health_status, pull, ... (no ": detail" suffix)
+    id: str  # the object's id (an image's reference for pull and tag)
+    #: A container's labels plus its name; a network's or volume's name and driver.
+    attributes: Mapping[str, str]
+    time_nano: int
+
+
+#: Event types and actions that can change a list call's answer. Others (exec_*, network
+#: connect, volume mount, ...) are frequent and change nothing we list, so the engine drops them.
+WATCHED_EVENTS: Mapping[str, frozenset[str]] = {
+    "container": frozenset({
+        "create", "start", "restart", "die", "stop", "kill", "destroy", "oom", "pause",
+        "unpause", "rename", "update", "health_status",
+    }),
+    "network": frozenset({"create", "destroy"}),
+    "volume": frozenset({"create", "destroy"}),
+    "image": frozenset({"pull", "tag", "untag", "delete", "import", "load"}),
+}  # fmt: skip
+
+
+class EventStream(Protocol):
+    """Engine events in order; `close()` ends the iteration from another thread."""
+
+    def __iter__(self) -> Iterator[EngineEvent]: ...
+
+    def close(self) -> None: ...
+
+
 class DockerPort(Protocol):
     def ping(self) -> None: ...
 
     def list_containers(self, stack: str) -> list[LiveContainer]: ...
+
+    def list_containers_by_id(self, stack: str, ids: Sequence[str]) -> list[LiveContainer]:
+        """The stack's containers among `ids`, in one list call (a gone one is absent)."""
+        ...
+
+    def events(self, since_nano: int, until_nano: int | None = None) -> EventStream:
+        """WATCHED_EVENTS of every stack from `since_nano` (inclusive, unix nanoseconds).
+
+        Without `until_nano` the stream blocks for new events until closed, and raises
+        DockerUnavailable when the connection breaks; with it, it ends after past events.
+        """
+        ...
 
     def list_networks(self, stack: str) -> list[LiveNetwork]: ...
 
