@@ -1,4 +1,4 @@
-"""The daemon's one event stream: reconnecting, fanning out, and the drift listener's filter."""
+"""The daemon's one event stream: parsing, reconnecting, fanning out, drift filtering."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from reconciler.observed.events import ContainerEvent, DriftListener
 from reconciler.observed.follow import follow
+from reconciler.observed.normalize import event_from_message
 from reconciler.observed.port import EngineEvent
 from reconciler.state import labels
 from reconciler.state.errors import DockerUnavailable
@@ -112,3 +113,20 @@ def test_drift_listener_reports_only_drift_of_its_own_stack() -> None:
     )  # our replacement
     drift.event(EngineEvent("network", "destroy", "n1", {}, T0))
     assert seen == [ContainerEvent(action="die", container="shop-web-1", owner="web", kind="app")]
+
+
+def test_engine_messages_become_events_without_the_health_detail() -> None:
+    attributes = {"name": "shop-web-1", labels.STACK: "shop"}
+    message = {
+        "status": "health_status: healthy", "id": "abc", "from": "busybox:1",
+        "Type": "container", "Action": "health_status: healthy",
+        "Actor": {"ID": "abc", "Attributes": attributes},
+        "scope": "local", "time": 1_700_000_000, "timeNano": 1_700_000_000_123_456_789,
+    }  # fmt: skip
+    assert event_from_message(message) == EngineEvent(
+        "container", "health_status", "abc", attributes, 1_700_000_000_123_456_789
+    )
+    older = {"Type": "network", "Action": "create", "Actor": {"ID": "n1"}, "time": 1_700_000_001}
+    assert event_from_message(older) == EngineEvent(
+        "network", "create", "n1", {}, 1_700_000_001_000_000_000
+    )
