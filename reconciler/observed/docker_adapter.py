@@ -1,6 +1,6 @@
 """DockerPort over the docker SDK's low-level client.
 
-The only place docker errors are translated into reconciler errors."""
+With sdk_errors.py, the only place docker errors are translated into reconciler errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from reconciler.observed.engine_http import EngineReader
@@ -23,10 +22,19 @@ from reconciler.observed.normalize import (
 from reconciler.observed.port import (
     WATCHED_EVENTS,
     ContainerState,
-    EngineEvent,
     EventStream,
     ExecResult,
     OneOffSpec,
+)
+from reconciler.observed.sdk_errors import (
+    NANOS,
+    START_HINT,
+    LiveEvents,
+    LogStream,
+    PastEvents,
+    engine_url,
+    event_time,
+    translated,
 )
 from reconciler.observed.streams import StreamBroken, Tail, demux, drain
 from reconciler.state import labels
@@ -35,30 +43,7 @@ from reconciler.state.model import ContainerSpec, LiveContainer, LiveNetwork, Li
 
 #: Pinned so the client never spends a round trip negotiating; every engine since 20.10 speaks it.
 API_VERSION = "1.41"
-START_HINT = "start one with `dockerd &` (or `systemctl start docker`), or set DOCKER_HOST"
 T = TypeVar("T")
-NANOS = 1_000_000_000
-
-
-def _engine_url() -> str:
-    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-
-
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    # The SDK is imported only when something is about to change (see EngineReader).
-    import docker.errors
-    import requests.exceptions
-
-    try:
-        yield
-    except docker.errors.APIError as e:
-        status = e.response.status_code if e.response is not None else None
-        message = str(e.explanation or e)
-        temporary = status is not None and status >= 500 and "No such" not in message
-        raise DockerApiError(f"{what}: {message}", status=status, temporary=temporary) from e
-    except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
-        raise DockerUnavailable(f"no Docker engine answers at {_engine_url()}; {START_HINT}") from e
 
 
 class DockerSdkPort:
@@ -67,7 +52,7 @@ class DockerSdkPort:
     def __init__(self, timeout: int = 120) -> None:
         self._timeout = timeout
         self._client: Any = None
-        url = _engine_url()
+        url = engine_url()
         tls = bool(os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CERT_PATH"))
         self._reader = (
             EngineReader(url, API_VERSION, START_HINT, timeout)
@@ -79,7 +64,7 @@ class DockerSdkPort:
     def _api(self) -> Any:
         # Created on first use: a no-op pass only lists, and never pays for the SDK.
         if self._client is None:
-            with _translated("connecting to Docker"):
+            with translated("connecting to Docker"):
                 import docker
 
                 params = docker.utils.kwargs_from_env()
@@ -89,7 +74,7 @@ class DockerSdkPort:
         return self._client
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
-        with _translated(what):
+        with translated(what):
             return fn()
 
     def _list(
@@ -135,12 +120,12 @@ class DockerSdkPort:
             "type": sorted(WATCHED_EVENTS),
             "event": sorted(set().union(*WATCHED_EVENTS.values())),
         }
-        since = _event_time(since_nano)
+        since = event_time(since_nano)
         if until_nano is not None and self._reader is not None:
             # Past events only: the fast reader, which a pass's catch-up call uses.
-            until = _event_time(until_nano)
+            until = event_time(until_nano)
             raw = self._reader.get_lines("/events", filters, since=since, until=until)
-            return _PastEvents([event_from_message(message) for message in raw])
+            return PastEvents([event_from_message(message) for message in raw])
 
         def open_stream() -> Any:
             import docker
@@ -149,10 +134,10 @@ class DockerSdkPort:
             client = docker.APIClient(
                 version=API_VERSION, timeout=None, **docker.utils.kwargs_from_env()
             )
-            until = _event_time(until_nano) if until_nano is not None else None
+            until = event_time(until_nano) if until_nano is not None else None
             return client.events(since=since, until=until, filters=filters, decode=True)
 
-        return _LiveEvents(self._call("following events", open_stream), until_nano is not None)
+        return LiveEvents(self._call("following events", open_stream), until_nano is not None)
 
     def list_networks(self, stack: str) -> list[LiveNetwork]:
         raw = self._list("listing networks", "/networks", stack, self._api_networks)
@@ -177,7 +162,7 @@ class DockerSdkPort:
         import docker.utils
 
         repository, tag = docker.utils.parse_repository_tag(reference)
-        with _translated(f"pulling {reference}"):
+        with translated(f"pulling {reference}"):
             for event in self._api.pull(repository, tag=tag or "latest", stream=True, decode=True):
                 if "error" in event:
                     detail = event.get("errorDetail", {}).get("message") or event["error"]
@@ -298,7 +283,7 @@ class DockerSdkPort:
             kwargs["since"] = float(since)
         what = f"reading logs of {name}"
         raw = self._call(what, lambda: self._api.logs(name, **kwargs))
-        return _LogStream(raw, what)
+        return LogStream(raw, what)
 
     def stats(self, name: str) -> dict[str, Any]:
         # stream=False waits for a second sample, so the CPU delta is meaningful.
@@ -425,92 +410,3 @@ class DockerSdkPort:
                 return None
             raise
         return int(result.get("StatusCode", -1))
-
-
-def _event_time(nanos: int) -> str:
-    # The engine reads "seconds.nanoseconds"; a float would round away the nanoseconds.
-    return f"{nanos // NANOS}.{nanos % NANOS:09d}"
-
-
-class _PastEvents:
-    def __init__(self, events: list[EngineEvent]) -> None:
-        self._events = events
-
-    def __iter__(self) -> Iterator[EngineEvent]:
-        return iter(self._events)
-
-    def close(self) -> None:
-        pass
-
-
-class _LiveEvents:
-    """Events from the SDK's stream; a broken or ended stream raises DockerUnavailable."""
-
-    def __init__(self, raw: Any, finite: bool) -> None:
-        self._raw = raw
-        self._finite = finite
-        self._closed = False
-
-    def __iter__(self) -> Iterator[EngineEvent]:
-        import requests.exceptions
-
-        what = "following events"
-        try:
-            with _translated(what):
-                for message in self._raw:
-                    yield event_from_message(message)
-        except Exception as e:
-            if self._closed:  # closed from another thread under the read: whatever it raised
-                return
-            expected = (DockerUnavailable, DockerApiError, requests.exceptions.RequestException)
-            if not isinstance(e, (*expected, OSError)):
-                raise
-            raise DockerUnavailable(f"{what}: the engine's event stream broke ({e})") from e
-        if not (self._finite or self._closed):
-            raise DockerUnavailable(f"{what}: the engine ended the event stream")
-
-    def close(self) -> None:
-        self._closed = True
-        try:
-            self._raw.close()
-        except Exception:  # already closed from the reading side: nothing left to do
-            return
-
-
-class _LogStream:
-    """A log stream whose read errors are translated and which `close()` ends from any thread."""
-
-    def __init__(self, raw: Any, what: str) -> None:
-        self._raw = raw
-        self._what = what
-        self._closed = False
-
-    def __iter__(self) -> _LogStream:
-        return self
-
-    def __next__(self) -> bytes:
-        try:
-            with _translated(self._what):
-                chunk = next(self._raw, None)
-        except (DockerApiError, DockerUnavailable, OSError) as e:
-            if self._closed:  # the reader hung up and we closed the socket under the read
-                raise StopIteration from None
-            if isinstance(e, OSError):
-                raise DockerApiError(f"{self._what}: {e}", temporary=True) from e
-            raise
-        except Exception:
-            if self._closed:
-                raise StopIteration from None
-            raise
-        if chunk is None:
-            raise StopIteration
-        return bytes(chunk)
-
-    def close(self) -> None:
-        self._closed = True
-        close = getattr(self._raw, "close", None)
-        if callable(close):
-            try:
-                close()
-            except Exception:  # already closed from the reading side: nothing left to do
-                return
