@@ -13,9 +13,10 @@ from secrets import token_urlsafe
 
 from reconciler.addons.spec import Credentials
 from reconciler.apply.containers import STOP_TIMEOUT
-from reconciler.apply.executor import DEFAULT_PARALLELISM, ApplyResult, apply_plan
+from reconciler.apply.executor import DEFAULT_PARALLELISM, ApplyResult, Upgrader, apply_plan
 from reconciler.apply.lock import stack_lock
 from reconciler.desired.addons import AddonPlan, resolve_addon
+from reconciler.desired.datavolume import bind_data_volumes
 from reconciler.desired.inputs import BuildInputs
 from reconciler.desired.load import load_desired, load_manifests
 from reconciler.gitsync.revision import local_revision
@@ -76,6 +77,9 @@ class Engine:
         #: Reads live state for a pass's first plan; the daemon sets its event-fed cache here.
         #: Applying always observes directly again, under the stack lock.
         self.observer: Observer | None = None
+        #: Runs UPGRADE actions (add-ons with upgrade: dumpRestore); set by the CLI and daemon,
+        #: which own the backups database. Without one, such an action fails and changes nothing.
+        self.upgrader: Upgrader | None = None
 
     def inputs(self, root: Path) -> BuildInputs:
         state_dir = self.settings.state_dir
@@ -137,6 +141,7 @@ class Engine:
         desired = self.desired(path)
         observed = observe(self.port, desired.stack)
         self._check_credentials_match_data(desired, observed)
+        desired = bind_data_volumes(desired, observed)
         return Prepared(desired, observed, make_plan(desired, observed, prune=prune))
 
     def _check_credentials_match_data(self, desired: DesiredStack, observed: Observed) -> None:
@@ -186,10 +191,12 @@ class Engine:
             self._check_credentials_match_data(desired, observed)
             self.disks.check(desired)
             self.disks.record(desired)  # a budget only grows, so recording it early is safe
-            plan = make_plan(desired, observed, prune=prune)
+            # Each add-on mounts the data volume of its live major (see datavolume.py).
+            bound = bind_data_volumes(desired, observed)
+            plan = make_plan(bound, observed, prune=prune)
             allowed = allow_mass_deletion or desired.allow_mass_deletion
             check_mass_deletion(plan, observed, allowed=allowed)
-            prepared = Prepared(desired, observed, plan)
+            prepared = Prepared(bound, observed, plan)
             planned = time.monotonic()
             timings["plan"] = planned - loaded
             # Held workloads (backing off) with something to do count as failed, untouched.
@@ -203,11 +210,17 @@ class Engine:
             with stack_lock(desired.stack, self.report):
                 # Another process may have changed the stack while we waited: plan again.
                 observed = observe(self.port, desired.stack)
-                plan = make_plan(desired, observed, prune=prune)
+                bound = bind_data_volumes(desired, observed)
+                plan = make_plan(bound, observed, prune=prune)
                 check_mass_deletion(plan, observed, allowed=allowed)
-                prepared = Prepared(desired, observed, plan)
+                prepared = Prepared(bound, observed, plan)
                 result = apply_plan(
-                    self.port, plan, observed, self.report, failed_before=pull_failures
+                    self.port,
+                    plan,
+                    observed,
+                    self.report,
+                    failed_before=pull_failures,
+                    upgrader=self.upgrader,
                 )
             timings["apply"] = time.monotonic() - planned - result.health_seconds
             timings["health"] = result.health_seconds

@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler.addons.catalog import TIERS
 from reconciler.desired.addons import DATA_VOLUME
+from reconciler.desired.datavolume import bind_data_volumes
 from reconciler.desired.units import memory_bytes
 from reconciler.manifests.models import Stack
 from reconciler.plan.status import status_rows
@@ -24,6 +25,8 @@ def build_objects(
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """{"app": {name: object}, "addon": {name: object}} for every declared or orphaned workload."""
     objects: dict[str, dict[str, dict[str, Any]]] = {"app": {}, "addon": {}}
+    # An add-on upgraded by dump and restore runs on its major's volume: compare against that.
+    desired = bind_data_volumes(desired, Observed(containers=containers))
     for row in status_rows(desired, Observed(containers=containers)):
         kind, name = row["kind"], row["name"]
         if kind not in objects:

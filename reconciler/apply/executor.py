@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from reconciler.apply.containers import ImageCache, Report, WorkloadRunner
 from reconciler.desired.build import spec_hash
@@ -15,6 +16,14 @@ from reconciler.state.errors import ReconcilerError
 from reconciler.state.model import Kind, Observed
 
 DEFAULT_PARALLELISM = 8
+
+
+class Upgrader(Protocol):
+    """Carries out an UPGRADE action (a dump-and-restore major-version upgrade of an add-on).
+
+    It needs the backups (a higher layer), so the caller hands one in; raises ReconcilerError."""
+
+    def __call__(self, action: Action, runner: WorkloadRunner) -> None: ...
 
 
 @dataclass
@@ -36,6 +45,7 @@ def apply_plan(
     *,
     failed_before: dict[str, str] | None = None,
     parallelism: int = DEFAULT_PARALLELISM,
+    upgrader: Upgrader | None = None,
 ) -> ApplyResult:
     """Execute `plan`; `failed_before` names workloads that already failed (e.g. a pull)."""
     result = ApplyResult(failures=dict(failed_before or {}))
@@ -52,7 +62,7 @@ def apply_plan(
             result.failures[f"{action.kind.value}/{action.name}"] = str(e)
             return result
     converging = [a for a in work if a.action is not ActionType.DELETE]
-    _run_in_dependency_order(converging, runner, result, report, parallelism)
+    _run_in_dependency_order(converging, runner, result, report, parallelism, upgrader)
     deletes = [a for a in work if a.action is ActionType.DELETE]
     if deletes:
         # Nothing depends on what is being removed, so removals run side by side.
@@ -79,10 +89,23 @@ def _create_infra(port: DockerPort, plan: Plan, action: Action, report: Report) 
         port.create_volume(action.name, marks)
 
 
-def _run_one(action: Action, runner: WorkloadRunner, result: ApplyResult, report: Report) -> None:
+def _run_one(
+    action: Action,
+    runner: WorkloadRunner,
+    result: ApplyResult,
+    report: Report,
+    upgrader: Upgrader | None = None,
+) -> None:
     key = action.name
     try:
-        if action.action is ActionType.DELETE:
+        if action.action is ActionType.UPGRADE:
+            if upgrader is None:
+                raise ReconcilerError(
+                    f"add-on {key} needs a dump-and-restore upgrade, which this command cannot "
+                    "run; use reconciler apply or the daemon"
+                )
+            upgrader(action, runner)
+        elif action.action is ActionType.DELETE:
             for container in sorted(action.live, key=lambda c: c.name, reverse=True):
                 runner.remove(container.name)
             for volume in action.delete_volumes:
@@ -102,6 +125,7 @@ def _run_in_dependency_order(
     result: ApplyResult,
     report: Report,
     parallelism: int,
+    upgrader: Upgrader | None,
 ) -> None:
     pending = {action.name: action for action in actions if action.name not in result.failures}
     for name in set(a.name for a in actions) - set(pending):
@@ -110,7 +134,7 @@ def _run_in_dependency_order(
     running: dict[Future[None], str] = {}
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
         while pending or running:
-            _schedule_ready(pending, in_plan, result, report, running, pool, runner)
+            _schedule_ready(pending, in_plan, result, report, running, pool, runner, upgrader)
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -127,6 +151,7 @@ def _schedule_ready(
     running: dict[Future[None], str],
     pool: ThreadPoolExecutor,
     runner: WorkloadRunner,
+    upgrader: Upgrader | None = None,
 ) -> None:
     """Start every action whose dependencies succeeded; fail those whose dependencies failed."""
     changed = True
@@ -141,5 +166,6 @@ def _schedule_ready(
                 del pending[name]
                 changed = True
             elif all(d in result.succeeded for d in deps):
-                running[pool.submit(_run_one, action, runner, result, report)] = name
+                future = pool.submit(_run_one, action, runner, result, report, upgrader)
+                running[future] = name
                 del pending[name]

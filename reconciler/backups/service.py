@@ -98,6 +98,13 @@ class BackupService:
         assert record is not None
         return record
 
+    def backup_held(self, target: Target) -> BackupRecord:
+        """A backup of `target` now, for a caller that already holds its source lock (an
+        add-on upgrade takes its rollback point this way); raise BackupError if it fails."""
+        record = self.log.get(self._run(target))
+        assert record is not None
+        return record
+
     def _run(self, target: Target, started: Started | None = None) -> int:
         backup_id = self.log.start(
             target.stack, target.source, target.job, target.kind,

@@ -31,7 +31,10 @@ daemon_cmds = _LazyModule("reconciler.cli.daemon_cmds")
 backup_cmds = _LazyModule("reconciler.cli.backup_cmds")
 
 if TYPE_CHECKING:
+    from reconciler.apply.containers import WorkloadRunner
+    from reconciler.apply.executor import Upgrader
     from reconciler.engine import Engine
+    from reconciler.plan.model import Action
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -67,6 +70,26 @@ def _engine(args: argparse.Namespace, report: Callable[[str], None] | None = Non
         secrets_dir=Path(args.secrets_dir) if args.secrets_dir else None,
     )
     return Engine(DockerSdkPort(), report or (lambda _: None), settings)
+
+
+def _upgrader(engine: Engine, report: Callable[[str], None]) -> Upgrader:
+    """Runs dump-and-restore add-on upgrades; the backups database opens only if one is due."""
+    from functools import cache
+
+    @cache
+    def upgrader() -> Upgrader:
+        from reconciler.backups.service import BackupService
+        from reconciler.backups.upgrade import DumpRestoreUpgrader
+        from reconciler.store.db import Database
+
+        state_dir = engine.settings.state_dir
+        db = Database(state_dir / "state.db")
+        return DumpRestoreUpgrader(BackupService(engine.port, db, state_dir, report))
+
+    def run(action: Action, runner: WorkloadRunner) -> None:
+        upgrader()(action, runner)
+
+    return run
 
 
 def _progress() -> Callable[[str], None]:
@@ -106,6 +129,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     report = _progress()
     engine = _engine(args, report)
+    engine.upgrader = _upgrader(engine, report)
     outcome = engine.reconcile(
         Path(args.path),
         prune=False if args.no_prune else None,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from reconciler.backups.upgrade import DumpRestoreUpgrader
 from reconciler.daemon.controller import Controller, PassResult
 from reconciler.daemon.events import EventBus
 from reconciler.daemon.queue import TriggerQueue
@@ -84,6 +85,8 @@ class Daemon:
         self.queue = TriggerQueue(self._run_pass)
         self.events = EventBus()
         self.job_runner = JobRunner(self.engine, self.db, lambda: self.mirror.manifest_dir)
+        # Passes run add-on upgrades (upgrade: dumpRestore) with the daemon's own backups.
+        self.engine.upgrader = DumpRestoreUpgrader(self.job_runner.backups)
         self.jobs = JobScheduler(self.job_runner.run, last_run=self.job_runner.last_run)
         self.scheduler = _SchedulerView(self.jobs)
         self.started_at = time.time()

@@ -69,6 +69,7 @@ def build_desired(
                 Kind.ADDON, name, plan.template, replicas, (), inputs, UpdateStrategy.RECREATE
             ),
             disk_bytes=plan.disk_bytes,
+            upgrade=stack.addons[name].upgrade,
         )
     graph = {name: app.depends_on + app.addons for name, app in stack.apps.items()}
     graph.update({name: [] for name in addons})
@@ -113,14 +114,16 @@ def _workload(
     update: UpdateStrategy = UpdateStrategy.ROLLING,
 ) -> Workload:
     doc = spec_document(template)
+    digest = _secret_digest(template, inputs)
     return Workload(
         kind=kind,
         name=name,
         replicas=tuple(_replica(template, n) for n in range(1, replicas + 1)),
-        spec_hash=spec_hash(doc, _secret_digest(template, inputs)),
+        spec_hash=spec_hash(doc, digest),
         spec_doc=doc,
         depends_on=depends_on,
         update=update,
+        secret_digest=digest,
     )
 
 

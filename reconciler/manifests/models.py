@@ -293,6 +293,14 @@ class Addon(_Model):
         default=1, ge=0, le=1, strict=True, description="0 stops it and keeps its data."
     )
     deletion_policy: Literal["retain", "delete"] = "retain"
+    upgrade: Literal["refuse", "dumpRestore"] = Field(
+        default="refuse",
+        description=(
+            "What a major-version change does: refuse (with migration instructions), or "
+            "dumpRestore: back up, start the new major on a fresh volume, restore, keep the old "
+            "volume."
+        ),
+    )
 
 
 class Retention(_Model):

@@ -15,6 +15,8 @@ class ActionType(enum.StrEnum):
     RECREATE = "recreate"  # stop old, then start new
     SCALE = "scale"
     DELETE = "delete"
+    #: Add-ons with `upgrade: dumpRestore`: back up, new major on a fresh volume, restore.
+    UPGRADE = "upgrade"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class Action:
     #: Volumes removed with a deleted add-on whose deletionPolicy is `delete`.
     delete_volumes: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
+    #: UPGRADE only: the apps connected to the add-on (stopped while it is dumped and restored).
+    dependents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

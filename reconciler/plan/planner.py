@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from reconciler.addons.catalog import CATALOG
+from reconciler.addons.spec import Engine
 from reconciler.plan.diff import field_changes, parse_spec_label
 from reconciler.plan.model import Action, ActionType, FieldChange, Plan
 from reconciler.state import labels
@@ -18,6 +19,8 @@ from reconciler.state.model import (
     Workload,
 )
 
+#: The add-on `upgrade` value that turns a major-version change into an UPGRADE action.
+DUMP_RESTORE = "dumpRestore"
 #: Docker itself is already restarting a crashed container; replacing it would only fight that.
 RUNNING_STATES = frozenset({"running", "restarting"})
 WORKLOAD_KINDS = frozenset({Kind.APP.value, Kind.ADDON.value})
@@ -44,7 +47,7 @@ def make_plan(desired: DesiredStack, observed: Observed, *, prune: bool | None =
 
     for workload in desired.workloads:
         live = tuple(sorted(by_owner.pop((workload.kind.value, workload.name), []), key=_by_name))
-        action = plan_workload(workload, live, observed)
+        action = plan_upgrade(workload, live, desired) or plan_workload(workload, live, observed)
         if action is not None:
             actions.append(action)
 
@@ -85,31 +88,87 @@ def check_mass_deletion(plan: Plan, observed: Observed, *, allowed: bool) -> Non
 
 
 def check_upgrades(desired: DesiredStack, observed: Observed) -> None:
-    """Refuse in-place major-version changes of add-ons: their data format would not follow."""
+    """Refuse in-place major-version changes of add-ons: their data format would not follow.
+
+    With `upgrade: dumpRestore` (and an engine that can dump and restore) the change is planned
+    as an UPGRADE action instead (see plan_upgrade)."""
     problems = []
     for workload in desired.workloads:
         if workload.kind is not Kind.ADDON or not workload.replicas:
             continue
-        spec_labels = dict(workload.replicas[0].user_labels)
-        engine = CATALOG.get(spec_labels.get(labels.ENGINE, ""))
-        wanted = spec_labels.get(labels.VERSION, "")
+        engine, wanted = _engine_and_version(workload)
         for container in observed.containers:
             if container.kind != Kind.ADDON.value or container.owner != workload.name:
                 continue
             if (
                 engine
                 and container.version
-                and engine.major_of(container.version) != engine.major_of(wanted)
+                and engine.major_of(container.version) != (engine.major_of(wanted))
             ):
-                problems.append(
-                    f"add-on {workload.name}: {engine.name} {container.version} → {wanted} is a "
-                    f"major-version change, which cannot run on the existing data. Migrate with a "
-                    f"dump and restore: keep version {container.version}, take a backup, declare a "
-                    f"new add-on with version {wanted}, restore the backup into it, then move apps"
-                )
+                problem = _upgrade_problem(workload, engine, container.version, wanted)
+                if problem:
+                    problems.append(problem)
                 break
     if problems:
         raise PlanError("; ".join(problems))
+
+
+def _engine_and_version(workload: Workload) -> tuple[Engine | None, str]:
+    spec_labels = dict(workload.replicas[0].user_labels)
+    return CATALOG.get(spec_labels.get(labels.ENGINE, "")), spec_labels.get(labels.VERSION, "")
+
+
+def _upgrade_problem(workload: Workload, engine: Engine, current: str, wanted: str) -> str | None:
+    """Why this major-version change cannot go ahead, or None when dumpRestore will do it."""
+    if workload.upgrade == DUMP_RESTORE:
+        if engine.backup_command and engine.restore_command:
+            return None
+        return (
+            f"add-on {workload.name}: {engine.name} {current} → {wanted} is a major-version "
+            f"change, and {engine.name} has no dump and restore commands for upgrade: "
+            "dumpRestore; keep the version, or migrate by hand"
+        )
+    return (
+        f"add-on {workload.name}: {engine.name} {current} → {wanted} is a major-version "
+        f"change, which cannot run on the existing data. Migrate with a "
+        f"dump and restore: keep version {current}, take a backup, declare a "
+        f"new add-on with version {wanted}, restore the backup into it, then move apps "
+        "(or set upgrade: dumpRestore on the add-on to have apply do this)"
+    )
+
+
+def plan_upgrade(
+    workload: Workload, live: tuple[LiveContainer, ...], desired: DesiredStack
+) -> Action | None:
+    """An UPGRADE action when the live add-on runs another major and dumpRestore is declared."""
+    if workload.kind is not Kind.ADDON or not workload.replicas or workload.upgrade != DUMP_RESTORE:
+        return None
+    engine, wanted = _engine_and_version(workload)
+    # The add-on's own name first: a pass killed at the end of an upgrade leaves the old
+    # server renamed beside the new one, and the new one decides.
+    own = [c for c in live if c.name == workload.replicas[0].name and c.version]
+    current = next(iter(own or [c for c in live if c.replaces is None and c.version]), None)
+    if engine is None or current is None:
+        return None
+    if engine.major_of(current.version) == engine.major_of(wanted):
+        return None
+    target = workload.replicas[0].volumes[0].volume if workload.replicas[0].volumes else ""
+    source = next((v for v in current.volumes if v != target), "")
+    changes = (
+        FieldChange("version", current.version, wanted),
+        FieldChange("dataVolume", source, target),
+    )
+    reason = (
+        f"major-version upgrade {engine.name} {current.version} → {wanted} by dump and restore "
+        f"(upgrade: dumpRestore); {source or 'the old volume'} is kept"
+    )
+    dependents = tuple(
+        w.name for w in desired.workloads if w.kind is Kind.APP and workload.name in w.depends_on
+    )
+    return Action(
+        ActionType.UPGRADE, workload.kind, workload.name, reason, changes,
+        workload=workload, live=live, depends_on=workload.depends_on, dependents=dependents,
+    )  # fmt: skip
 
 
 def _by_name(container: LiveContainer) -> str:

@@ -13,6 +13,7 @@ _SYMBOLS = {
     ActionType.RECREATE: "-/+",
     ActionType.SCALE: "±",
     ActionType.DELETE: "-",
+    ActionType.UPGRADE: "^",
 }
 
 

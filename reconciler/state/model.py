@@ -110,6 +110,11 @@ class Workload:
     update: UpdateStrategy = UpdateStrategy.ROLLING
     #: Add-ons: the declared disk budget in bytes (status and metrics report usage against it).
     disk_bytes: int | None = None
+    #: Add-ons: what a major-version change does ("refuse" or "dumpRestore"); not hashed.
+    upgrade: str = "refuse"
+    #: The keyed digest of secret values that went into `spec_hash`, so a pure step can re-hash
+    #: the spec after binding an add-on to its data volume (it reveals no secret).
+    secret_digest: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
