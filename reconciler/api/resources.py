@@ -36,7 +36,8 @@ def build_objects(
         if kind == "app":
             objects[kind][name] = {**base, **_app_fields(name, workload, manifests)}
         else:
-            objects[kind][name] = {**base, **_addon_fields(desired.stack, name, manifests)}
+            fields = _addon_fields(desired.stack, name, manifests)
+            objects[kind][name] = {**base, **fields, "volume": _bound_volume(workload, fields)}
     return objects
 
 
@@ -106,6 +107,17 @@ def _addon_fields(stack: str, name: str, manifests: Stack) -> dict[str, Any]:
 
 def data_volume(stack: str, addon: str) -> str:
     return f"{stack}-{addon}-{DATA_VOLUME}"
+
+
+def _bound_volume(workload: Workload | None, fields: Mapping[str, Any]) -> str:
+    """The data volume the add-on really mounts: after a dump-and-restore upgrade that is its
+    major's `...-data-NN` (the bound spec says so), not the first `...-data`."""
+    first = str(fields["volume"])
+    for spec in workload.replicas if workload is not None else ():
+        for mount in spec.volumes:
+            if mount.volume.startswith(first):
+                return mount.volume
+    return first
 
 
 def workload_status(row: Mapping[str, Any], declared: bool) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from reconciler.addons.spec import Credentials
+from reconciler.api.resources import build_objects
 from reconciler.backups.upgrade import UpgradeError, resolve_step
 from reconciler.desired.build import build_desired
 from reconciler.desired.datavolume import bind_data_volumes, choose_data_volume
@@ -207,3 +208,21 @@ def test_an_upgrade_never_targets_the_volume_the_old_server_mounts() -> None:
     )
     with pytest.raises(UpgradeError, match="no fresh data volume"):
         resolve_step(upgrade)
+
+
+def test_the_api_reports_the_volume_the_upgraded_add_on_mounts() -> None:
+    upgraded = desired("17", upgrade="dumpRestore")
+    bound = bind_data_volumes(upgraded, observed(live_from(desired("15"))))
+    live = (live_from(bound),)
+    manifests = Stack.model_validate(
+        {
+            "version": 1,
+            "stack": STACK,
+            "addons": {"db": {"type": "postgresql", "version": "17", "upgrade": "dumpRestore"}},
+        }
+    )
+    assert build_objects(upgraded, manifests, live)["addon"]["db"]["volume"] == "shop-db-data-17"
+    before = (live_from(desired("15")),)
+    assert (
+        build_objects(desired("15"), manifests, before)["addon"]["db"]["volume"] == "shop-db-data"
+    )
