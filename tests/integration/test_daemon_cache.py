@@ -13,14 +13,13 @@ import json
 import os
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
+from .engine_proxy import EngineProxy
 from .support import api, containers, engine_skip_reason, wait_for
 from .test_daemon import Daemon, World, _app, _env_of, _sign
 
@@ -121,45 +120,17 @@ def test_warm_cache_heals_drift_and_applies_pushes(world: World) -> None:
     assert "V=2" in _env_of(web)
 
 
-class CuttableEngineProxy:
-    """A unix socket in front of the engine; `cut()` drops the connections following events."""
+class CuttableEngineProxy(EngineProxy):
+    """`cut()` drops the connections that follow the engine's events."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
-        self._lock = threading.Lock()
         self._event_streams: list[tuple[socket.socket, socket.socket]] = []
-        self._upstream = urlparse(os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"))
-        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._server.bind(path)
-        self._server.listen(16)
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(path)
 
-    def _connect_upstream(self) -> socket.socket:
-        if self._upstream.scheme == "unix":
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            upstream.connect(self._upstream.path)
-            return upstream
-        return socket.create_connection((self._upstream.hostname, self._upstream.port or 2375))
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return  # closed
-            upstream = self._connect_upstream()
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
-
-    def _pump(self, source: socket.socket, target: socket.socket, request: bool) -> None:
-        with contextlib.suppress(OSError):
-            while chunk := source.recv(65536):
-                if request and _follows_events(chunk.split(b"\r\n")[0]):
-                    with self._lock:
-                        self._event_streams.append((source, target))
-                target.sendall(chunk)
-        with contextlib.suppress(OSError):
-            target.shutdown(socket.SHUT_WR)
+    def inspect(self, chunk: bytes, client: socket.socket, upstream: socket.socket) -> None:
+        if _follows_events(chunk.split(b"\r\n")[0]):
+            with self._lock:
+                self._event_streams.append((client, upstream))
 
     def cut(self) -> int:
         with self._lock:
@@ -169,9 +140,6 @@ class CuttableEngineProxy:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
         return len(streams)
-
-    def close(self) -> None:
-        self._server.close()
 
 
 def _follows_events(request_line: bytes) -> bool:

@@ -12,12 +12,10 @@ import os
 import re
 import socket
 import tempfile
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
@@ -25,6 +23,7 @@ from reconciler.engine import Engine
 from reconciler.observed.docker_adapter import DockerSdkPort
 from reconciler.observed.port import DockerPort
 
+from .engine_proxy import EngineProxy
 from .support import BUSYBOX_1, SLEEP, container_ids, write_stack
 from .support import engine_skip_reason as _skip_reason
 
@@ -58,57 +57,25 @@ class CountingPort:
         return counted
 
 
-class CountingEngineProxy:
-    """A unix socket in front of the engine that forwards bytes and counts HTTP requests."""
+class CountingEngineProxy(EngineProxy):
+    """Forwards bytes and counts HTTP requests by method and path."""
 
     REQUEST_LINE = re.compile(rb"(GET|HEAD|POST|PUT|DELETE) (/[^ ?]*)\S* HTTP/1\.[01]\r\n")
 
     def __init__(self, path: str) -> None:
-        self.path = path
         self.requests: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        url = urlparse(os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"))
-        self._upstream = url
-        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._server.bind(path)
-        self._server.listen(16)
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._pending: dict[int, bytes] = {}
+        super().__init__(path)
 
-    def _connect_upstream(self) -> socket.socket:
-        if self._upstream.scheme == "unix":
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            upstream.connect(self._upstream.path)
-            return upstream
-        return socket.create_connection((self._upstream.hostname, self._upstream.port or 2375))
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return  # closed
-            upstream = self._connect_upstream()
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
-
-    def _pump(self, source: socket.socket, target: socket.socket, count: bool) -> None:
-        pending = b""
-        with contextlib.suppress(OSError):
-            while chunk := source.recv(65536):
-                if count:
-                    pending += chunk
-                    end = 0
-                    for match in self.REQUEST_LINE.finditer(pending):
-                        with self._lock:
-                            self.requests[f"{match[1].decode()} {match[2].decode()}"] += 1
-                        end = match.end()
-                    pending = pending[end:][-1024:]  # keep a request line split across chunks
-                target.sendall(chunk)
-        with contextlib.suppress(OSError):
-            target.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self._server.close()
+    def inspect(self, chunk: bytes, client: socket.socket, upstream: socket.socket) -> None:
+        # Keep the end of the previous chunk: a request line may be split across two.
+        pending = self._pending.get(client.fileno(), b"") + chunk
+        end = 0
+        for match in self.REQUEST_LINE.finditer(pending):
+            with self._lock:
+                self.requests[f"{match[1].decode()} {match[2].decode()}"] += 1
+            end = match.end()
+        self._pending[client.fileno()] = pending[end:][-1024:]
 
 
 @pytest.fixture
