@@ -22,6 +22,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUSYBOX_1 = "reconciler-fixture/busybox:1"
@@ -264,3 +265,21 @@ def missing_image_reason(*references: str) -> str | None:
     if missing:
         return f"{', '.join(missing)} missing; run `bash scripts/addon-images.sh`"
     return None
+
+
+def redis_backup_stack(stack: str, backups: Mapping[str, Any]) -> dict[str, Any]:
+    """A stack with one Redis add-on, `cache`, and the given declared backups of it."""
+    return {
+        "version": 1,
+        "stack": stack,
+        "settings": {"images": {"redis": REDIS_REPOSITORY}, "helperImage": BUSYBOX_1},
+        "addons": {"cache": {"type": "redis", "version": "7", "tier": "starter"}},
+        "backups": dict(backups),
+    }
+
+
+def redis_marks() -> list[pytest.MarkDecorator]:
+    """The docker mark, and a skip saying why when the engine or the Redis image is missing."""
+    if reason := engine_skip_reason() or missing_image_reason(f"{REDIS_REPOSITORY}:7"):
+        return [pytest.mark.docker, pytest.mark.skip(reason=reason)]
+    return [pytest.mark.docker]

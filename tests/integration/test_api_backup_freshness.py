@@ -19,12 +19,10 @@ from reconciler.scheduler.backup_health import FIRST_SEEN
 from reconciler.scheduler.freshness import short_time
 
 from .support import (
-    BUSYBOX_1,
-    REDIS_REPOSITORY,
     cli,
     describe,
-    engine_skip_reason,
-    missing_image_reason,
+    redis_backup_stack,
+    redis_marks,
 )
 from .test_api_harness import World, start_world, wait_until
 
@@ -32,22 +30,12 @@ JOB = "cache-nightly"
 DEGRADED_METRIC = "reconciler_backup_degraded"
 LAST_METRIC = "reconciler_backup_last_success_timestamp_seconds"
 
-pytestmark = [pytest.mark.docker]
-if reason := engine_skip_reason() or missing_image_reason(f"{REDIS_REPOSITORY}:7"):
-    pytestmark.append(pytest.mark.skip(reason=reason))
+pytestmark = redis_marks()
 
 
 def stack_doc(stack: str) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "stack": stack,
-        "settings": {"images": {"redis": REDIS_REPOSITORY}, "helperImage": BUSYBOX_1},
-        "addons": {"cache": {"type": "redis", "version": "7", "tier": "starter"}},
-        "backups": {
-            JOB: {"addon": "cache", "schedule": "0 3 * * *", "retention": 5},
-            "cache-on-demand": {"addon": "cache"},
-        },
-    }
+    declared = {"addon": "cache", "schedule": "0 3 * * *", "retention": 5}
+    return redis_backup_stack(stack, {JOB: declared, "cache-on-demand": {"addon": "cache"}})
 
 
 @dataclass

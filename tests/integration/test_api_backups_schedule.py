@@ -22,17 +22,15 @@ import pytest
 from reconciler.store.db import Database
 
 from .support import (
-    BUSYBOX_1,
     CLI,
-    REDIS_REPOSITORY,
     STACK_LABEL,
     api,
     cli,
     describe,
-    engine_skip_reason,
-    missing_image_reason,
     new_stack_name,
     purge_stack,
+    redis_backup_stack,
+    redis_marks,
     wait_for,
 )
 from .test_api_harness import commit_stack
@@ -42,19 +40,13 @@ JOB = "cache-every-minute"
 DEADLINE_SECONDS = 75
 
 
-pytestmark = [pytest.mark.docker]
-if reason := engine_skip_reason() or missing_image_reason(f"{REDIS_REPOSITORY}:7"):
-    pytestmark.append(pytest.mark.skip(reason=reason))
+pytestmark = redis_marks()
 
 
 def stack_doc(stack: str) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "stack": stack,
-        "settings": {"images": {"redis": REDIS_REPOSITORY}, "helperImage": BUSYBOX_1},
-        "addons": {"cache": {"type": "redis", "version": "7", "tier": "starter"}},
-        "backups": {JOB: {"addon": "cache", "schedule": "* * * * *", "retention": 2}},
-    }
+    return redis_backup_stack(
+        stack, {JOB: {"addon": "cache", "schedule": "* * * * *", "retention": 2}}
+    )
 
 
 def _free_port() -> int:
