@@ -352,7 +352,7 @@ class HttpCounter:
             return original(conn, method, url, *args, **kwargs)
 
         self._original = original
-        http.client.HTTPConnection.putrequest = putrequest  # type: ignore[method-assign]
+        http.client.HTTPConnection.putrequest = putrequest  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *_: Any) -> None:
@@ -393,10 +393,33 @@ def inprocess_pass(stack_dir: Path, runs: int = INPROCESS_RUNS) -> dict[str, Any
     if not plan.empty:
         raise BenchError(f"in-process pass for {stack} is not a no-op: {len(plan.actions)} actions")
 
+    timing, observed = timed_passes(lambda: observe(port, stack), desired, runs, "pass")
+    mutating = {name: n for name, n in calls.items() if name not in READ_ONLY}
+    cached = cached_pass(port, desired, runs)
+    return {
+        "cached": cached,
+        "reconciler_imported_from": str(Path(sys.modules["reconciler"].__file__ or "").parent),
+        "runs": runs,
+        **timing,
+        "port_calls": calls,
+        "port_calls_total": sum(calls.values()),
+        "mutating_calls": sum(mutating.values()),
+        "http_requests": http.requests,
+        "containers_observed": len(observed.containers),
+    }
+
+
+def timed_passes(
+    observe_once: Callable[[], Any], desired: Any, runs: int, what: str
+) -> tuple[dict[str, float], Any]:
+    """Time `runs` no-op passes (observe, then make_plan); medians in ms, and the last observed."""
+    from reconciler.plan.planner import make_plan
+
     totals, observes, plans = [], [], []
+    observed = None
     for _ in range(runs):
         t0 = time.perf_counter()
-        observed = observe(port, stack)
+        observed = observe_once()
         t1 = time.perf_counter()
         plan = make_plan(desired, observed)
         t2 = time.perf_counter()
@@ -404,24 +427,15 @@ def inprocess_pass(stack_dir: Path, runs: int = INPROCESS_RUNS) -> dict[str, Any
         observes.append(t1 - t0)
         plans.append(t2 - t1)
         if not plan.empty:
-            raise BenchError(f"pass for {stack} stopped being a no-op")
-    mutating = {name: n for name, n in calls.items() if name not in READ_ONLY}
-    cached = cached_pass(port, desired, runs)
-    return {
-        "cached": cached,
-        "reconciler_imported_from": str(Path(sys.modules["reconciler"].__file__ or "").parent),
-        "runs": runs,
+            raise BenchError(f"{what} for {desired.stack} stopped being a no-op")
+    timing = {
         "median_ms": statistics.median(totals) * 1000,
         "min_ms": min(totals) * 1000,
         "max_ms": max(totals) * 1000,
         "observe_median_ms": statistics.median(observes) * 1000,
         "plan_median_ms": statistics.median(plans) * 1000,
-        "port_calls": calls,
-        "port_calls_total": sum(calls.values()),
-        "mutating_calls": sum(mutating.values()),
-        "http_requests": http.requests,
-        "containers_observed": len(observed.containers),
     }
+    return timing, observed
 
 
 def cached_pass(port: Any, desired: Any, runs: int) -> dict[str, Any]:
@@ -454,27 +468,12 @@ def cached_pass(port: Any, desired: Any, runs: int) -> dict[str, Any]:
         if cache.last_source != "cache" or not plan.empty:
             raise BenchError(f"cached pass: {cache.last_source}, {len(plan.actions)} actions")
         primes = cache.primes
-        totals, observes, plans = [], [], []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            observed = cache.observe(stack)
-            t1 = time.perf_counter()
-            plan = make_plan(desired, observed)
-            t2 = time.perf_counter()
-            totals.append(t2 - t0)
-            observes.append(t1 - t0)
-            plans.append(t2 - t1)
-            if not plan.empty:
-                raise BenchError(f"cached pass for {stack} stopped being a no-op")
+        timing, observed = timed_passes(lambda: cache.observe(stack), desired, runs, "cached pass")
     finally:
         stop.set()
         thread.join(5)
     return {
-        "median_ms": statistics.median(totals) * 1000,
-        "min_ms": min(totals) * 1000,
-        "max_ms": max(totals) * 1000,
-        "observe_median_ms": statistics.median(observes) * 1000,
-        "plan_median_ms": statistics.median(plans) * 1000,
+        **timing,
         "primes_during_runs": cache.primes - primes,
         "http_requests": http.requests,
         "containers_observed": len(observed.containers),
