@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from .support import api, cli, containers, describe, engine_skip_reason, volume_exists
+from .support import (
+    api,
+    cli,
+    containers,
+    describe,
+    engine_skip_reason,
+    missing_image_reason,
+    volume_exists,
+)
 
 pytestmark = [pytest.mark.docker]
 if reason := engine_skip_reason():
@@ -31,22 +39,12 @@ CLIENT_IMAGE = "reconciler-fixture/postgres:15"
 HOLD = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 
 
-def _missing_images() -> list[str]:
-    import docker.errors
-
-    missing = []
-    for tag in ("postgres:15", "mariadb:10.11", "redis:7", "rabbitmq:3.10"):
-        try:
-            api().inspect_image(f"reconciler-fixture/{tag}")
-        except docker.errors.ImageNotFound:
-            missing.append(tag)
-    return missing
-
-
-if not reason and (missing := _missing_images()):
-    pytestmark.append(
-        pytest.mark.skip(reason=f"add-on images missing ({missing}); run scripts/addon-images.sh")
-    )
+ADDON_IMAGES = [
+    f"reconciler-fixture/{tag}"
+    for tag in ("postgres:15", "mariadb:10.11", "redis:7", "rabbitmq:3.10")
+]
+if not reason and (missing := missing_image_reason(*ADDON_IMAGES)):
+    pytestmark.append(pytest.mark.skip(reason=missing))
 
 
 def write(repo: Path, stack: str, apps: dict[str, Any], addons: dict[str, Any]) -> Path:

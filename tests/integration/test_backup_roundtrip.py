@@ -17,7 +17,15 @@ from typing import Any
 
 import pytest
 
-from .support import api, cli, describe, engine_skip_reason, new_stack_name, purge_stack
+from .support import (
+    api,
+    cli,
+    describe,
+    engine_skip_reason,
+    missing_image_reason,
+    new_stack_name,
+    purge_stack,
+)
 
 pytestmark = [pytest.mark.docker]
 if reason := engine_skip_reason():
@@ -34,22 +42,9 @@ MARIADB = 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -h 127.0.0.1 -u root -N "$
 REDIS = 'redis-cli --no-auth-warning -a "$REDIS_PASSWORD"'
 
 
-def _missing_images() -> list[str]:
-    import docker.errors
-
-    missing = []
-    for image in ("postgres:15", "mariadb:10.11", "redis:7"):
-        try:
-            api().inspect_image(f"reconciler-fixture/{image}")
-        except docker.errors.ImageNotFound:
-            missing.append(image)
-    return missing
-
-
-if not reason and (missing := _missing_images()):
-    pytestmark.append(
-        pytest.mark.skip(reason=f"add-on images missing ({missing}); run scripts/addon-images.sh")
-    )
+ADDON_IMAGES = [f"reconciler-fixture/{tag}" for tag in ("postgres:15", "mariadb:10.11", "redis:7")]
+if not reason and (missing := missing_image_reason(*ADDON_IMAGES)):
+    pytestmark.append(pytest.mark.skip(reason=missing))
 
 
 @dataclass(frozen=True)
